@@ -1,0 +1,188 @@
+package model
+
+import (
+	"github.com/lorafn/lorafn/core/tensor"
+)
+
+// pass describes the token layout of one forward pass: B sequences of T
+// new tokens each (N = B·T rows), at positions past … past+T-1.
+type pass struct {
+	B, T  int
+	past  int
+	keyOK []bool     // [B·(past+T)] key padding mask; nil: all real
+	rope  *ropeTable // positions past … past+T-1; nil for GPT-2
+	kv    *KVCache   // non-nil only in generation (B = 1)
+}
+
+func (p *pass) rows() int { return p.B * p.T }
+
+// blockCache holds one layer's activations for its backward pass. Shapes use
+// N rows, H = hidden, Q = heads·d, K = kvHeads·d, I = intermediate.
+type blockCache struct {
+	x            []float32 // [N, H] layer input
+	n1           []float32 // [N, H] normed input
+	mean1, rstd1 []float32 // [N]
+	q            []float32 // [N, Q] after RoPE
+	k, v         []float32 // [N, K] after RoPE
+	probs        []float32 // [B, heads, T, past+T]
+	att          []float32 // [N, Q] attention output before o_proj
+	h            []float32 // [N, H] residual stream after attention
+	n2           []float32 // [N, H]
+	mean2, rstd2 []float32 // [N]
+	g, u, a      []float32 // [N, I] gate and up pre-activations, MLP activation
+}
+
+// blockForward runs layer li on x [N, H] and writes out [N, H], filling c.
+func (m *Model) blockForward(li int, c *blockCache, x, out []float32, ps *pass) {
+	cfg, blk, eng := m.Config, m.Weights.Blocks[li], m.eng
+	N, H, I := ps.rows(), cfg.Hidden, cfg.Intermediate
+	dim := m.attnDims()
+	qs, ks := dim.heads*dim.d, dim.kvHeads*dim.d
+
+	c.x = x
+	c.n1, c.mean1, c.rstd1 = make([]float32, N*H), make([]float32, N), make([]float32, N)
+	blk.Norm1.forward(c.n1, c.mean1, c.rstd1, x, N, cfg.NormEps)
+
+	c.q, c.k, c.v = make([]float32, N*qs), make([]float32, N*ks), make([]float32, N*ks)
+	if blk.QKV != nil {
+		qkv := make([]float32, N*3*H)
+		blk.QKV.forward(eng, qkv, c.n1, N)
+		for r := 0; r < N; r++ {
+			row := qkv[r*3*H : (r+1)*3*H]
+			copy(c.q[r*H:(r+1)*H], row[:H])
+			copy(c.k[r*H:(r+1)*H], row[H:2*H])
+			copy(c.v[r*H:(r+1)*H], row[2*H:])
+		}
+	} else {
+		blk.Q.forward(eng, c.q, c.n1, N)
+		blk.K.forward(eng, c.k, c.n1, N)
+		blk.V.forward(eng, c.v, c.n1, N)
+	}
+	if ps.rope != nil {
+		pos := func(r int) int { return r % ps.T }
+		ps.rope.apply(c.q, N, dim.heads, pos)
+		ps.rope.apply(c.k, N, dim.kvHeads, pos)
+	}
+
+	c.att = make([]float32, N*qs)
+	c.probs = make([]float32, ps.B*dim.heads*ps.T*(ps.past+ps.T))
+	seqs := m.attnSeqs(c, li, ps)
+	tensor.Parallel(len(seqs)*dim.heads, func(i int) {
+		attnForward(eng, dim, seqs[i/dim.heads], i%dim.heads)
+	})
+
+	attnOut := make([]float32, N*H)
+	blk.O.forward(eng, attnOut, c.att, N)
+	c.h = make([]float32, N*H)
+	for i := range c.h {
+		c.h[i] = x[i] + attnOut[i]
+	}
+
+	c.n2, c.mean2, c.rstd2 = make([]float32, N*H), make([]float32, N), make([]float32, N)
+	blk.Norm2.forward(c.n2, c.mean2, c.rstd2, c.h, N, cfg.NormEps)
+	c.u, c.a = make([]float32, N*I), make([]float32, N*I)
+	blk.Up.forward(eng, c.u, c.n2, N)
+	if blk.Gate != nil {
+		c.g = make([]float32, N*I)
+		blk.Gate.forward(eng, c.g, c.n2, N)
+		swiGLUForward(c.a, c.g, c.u)
+	} else {
+		geluNewForward(c.a, c.u)
+	}
+	blk.Down.forward(eng, out, c.a, N)
+	for i := range out {
+		out[i] += c.h[i]
+	}
+}
+
+// attnSeqs splits the pass into per-sequence views of c's buffers. In
+// generation the new keys and values are appended to the KV cache first and
+// attention runs over the whole cache.
+func (m *Model) attnSeqs(c *blockCache, li int, ps *pass) []*attnSeq {
+	dim := m.attnDims()
+	qs, ks := dim.heads*dim.d, dim.kvHeads*dim.d
+	T, tk := ps.T, ps.past+ps.T
+	seqs := make([]*attnSeq, ps.B)
+	for b := range seqs {
+		s := &attnSeq{
+			q:     c.q[b*T*qs : (b+1)*T*qs],
+			k:     c.k[b*T*ks : (b+1)*T*ks],
+			v:     c.v[b*T*ks : (b+1)*T*ks],
+			out:   c.att[b*T*qs : (b+1)*T*qs],
+			probs: c.probs[b*dim.heads*T*tk : (b+1)*dim.heads*T*tk],
+			tq:    T, tk: tk, past: ps.past,
+		}
+		if ps.keyOK != nil {
+			s.keyOK = ps.keyOK[b*tk : (b+1)*tk]
+		}
+		if ps.kv != nil {
+			s.k, s.v = ps.kv.appendLayer(li, ps.past, c.k, c.v)
+		}
+		seqs[b] = s
+	}
+	return seqs
+}
+
+// blockBackward takes dout = dL/d(out) [N, H] and adds dL/dx to dx (skipped
+// when dx is nil) and the gradients of the layer's trainable parameters.
+func (m *Model) blockBackward(li int, c *blockCache, dout, dx []float32, ps *pass) {
+	cfg, blk, eng := m.Config, m.Weights.Blocks[li], m.eng
+	N, H, I := ps.rows(), cfg.Hidden, cfg.Intermediate
+	dim := m.attnDims()
+	qs, ks := dim.heads*dim.d, dim.kvHeads*dim.d
+
+	// MLP: out = h + Down(act(n2)).
+	dh := append([]float32(nil), dout...)
+	da := make([]float32, N*I)
+	blk.Down.backward(eng, da, dout, c.a, N)
+	dn2 := make([]float32, N*H)
+	du := make([]float32, N*I)
+	if blk.Gate != nil {
+		dg := make([]float32, N*I)
+		swiGLUBackward(dg, du, da, c.g, c.u)
+		blk.Gate.backward(eng, dn2, dg, c.n2, N)
+	} else {
+		geluNewBackward(du, da, c.u)
+	}
+	blk.Up.backward(eng, dn2, du, c.n2, N)
+	blk.Norm2.backward(dh, dn2, c.h, c.mean2, c.rstd2, N)
+
+	// Attention: h = x + O(attn(q, k, v)).
+	datt := make([]float32, N*qs)
+	blk.O.backward(eng, datt, dh, c.att, N)
+	dq, dk, dv := make([]float32, N*qs), make([]float32, N*ks), make([]float32, N*ks)
+	seqs := m.attnSeqs(c, li, ps) // ps.kv is nil: no generation in training
+	T := ps.T
+	tensor.Parallel(ps.B*dim.kvHeads, func(i int) {
+		b, kvh := i/dim.kvHeads, i%dim.kvHeads
+		attnBackward(eng, dim, seqs[b], kvh, datt[b*T*qs:(b+1)*T*qs], dq[b*T*qs:(b+1)*T*qs], dk[b*T*ks:(b+1)*T*ks], dv[b*T*ks:(b+1)*T*ks])
+	})
+	if ps.rope != nil {
+		pos := func(r int) int { return r % ps.T }
+		ps.rope.applyBackward(dq, N, dim.heads, pos)
+		ps.rope.applyBackward(dk, N, dim.kvHeads, pos)
+	}
+	dn1 := make([]float32, N*H)
+	if blk.QKV != nil {
+		dqkv := make([]float32, N*3*H)
+		for r := 0; r < N; r++ {
+			row := dqkv[r*3*H : (r+1)*3*H]
+			copy(row[:H], dq[r*H:(r+1)*H])
+			copy(row[H:2*H], dk[r*H:(r+1)*H])
+			copy(row[2*H:], dv[r*H:(r+1)*H])
+		}
+		blk.QKV.backward(eng, dn1, dqkv, c.n1, N)
+	} else {
+		blk.Q.backward(eng, dn1, dq, c.n1, N)
+		blk.K.backward(eng, dn1, dk, c.n1, N)
+		blk.V.backward(eng, dn1, dv, c.n1, N)
+	}
+	if dx == nil {
+		if blk.Norm1.W.Grad != nil || (blk.Norm1.B != nil && blk.Norm1.B.Grad != nil) {
+			blk.Norm1.backward(nil, dn1, c.x, c.mean1, c.rstd1, N)
+		}
+		return
+	}
+	addTo(dx, dh)
+	blk.Norm1.backward(dx, dn1, c.x, c.mean1, c.rstd1, N)
+}

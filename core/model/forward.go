@@ -1,0 +1,353 @@
+package model
+
+import (
+	"fmt"
+	"math"
+)
+
+// IgnoreIndex marks a label that contributes no loss, as in PyTorch.
+const IgnoreIndex = -100
+
+// Batch is B sequences of T token ids, row-major.
+//
+// Mask is the attention mask (true = real token, false = padding); nil means
+// every token is real. Padded keys are never attended to; outputs at padded
+// query positions are unspecified and carry no loss.
+//
+// Labels follow Hugging Face's causal-LM convention: Labels[b·T+t] is the
+// token position t is trained to produce *before* the shift, so position t
+// predicts Labels[b·T+t+1]; IgnoreIndex contributes nothing. Nil Labels mean
+// the ids themselves, with padded positions ignored.
+type Batch struct {
+	B, T   int
+	IDs    []int
+	Mask   []bool
+	Labels []int
+}
+
+// validate checks the batch against the model; errors name the offending
+// position.
+func (b *Batch) validate(c *Config) error {
+	n := b.B * b.T
+	switch {
+	case b.B <= 0 || b.T <= 0:
+		return fmt.Errorf("model: batch shape %d×%d: both must be positive", b.B, b.T)
+	case len(b.IDs) != n:
+		return fmt.Errorf("model: batch has %d ids, want %d×%d", len(b.IDs), b.B, b.T)
+	case b.Mask != nil && len(b.Mask) != n:
+		return fmt.Errorf("model: batch has %d mask entries, want %d", len(b.Mask), n)
+	case b.Labels != nil && len(b.Labels) != n:
+		return fmt.Errorf("model: batch has %d labels, want %d", len(b.Labels), n)
+	case c.Family == GPT2 && b.T > c.MaxPositions:
+		return fmt.Errorf("model: sequence length %d exceeds n_positions = %d", b.T, c.MaxPositions)
+	}
+	for i, id := range b.IDs {
+		if id < 0 || id >= c.VocabSize {
+			return fmt.Errorf("model: sequence %d position %d: token id %d outside vocabulary [0, %d)", i/b.T, i%b.T, id, c.VocabSize)
+		}
+	}
+	for i, l := range b.Labels {
+		if l != IgnoreIndex && (l < 0 || l >= c.VocabSize) {
+			return fmt.Errorf("model: sequence %d position %d: label %d is neither %d nor in [0, %d)", i/b.T, i%b.T, l, IgnoreIndex, c.VocabSize)
+		}
+	}
+	return nil
+}
+
+// targets returns, for every row, the token it must predict (the shifted
+// label) or IgnoreIndex.
+func (b *Batch) targets() []int {
+	out := make([]int, b.B*b.T)
+	for s := 0; s < b.B; s++ {
+		for t := 0; t < b.T; t++ {
+			i := s*b.T + t
+			out[i] = IgnoreIndex
+			if t+1 == b.T {
+				continue
+			}
+			j := i + 1
+			switch {
+			case b.Labels != nil:
+				out[i] = b.Labels[j]
+			case b.Mask == nil || b.Mask[j]:
+				out[i] = b.IDs[j]
+			}
+		}
+	}
+	return out
+}
+
+// Result is what a forward pass measured.
+type Result struct {
+	SumLoss float64 // Σ cross-entropy (natural log) over target tokens
+	Tokens  int     // number of target tokens
+	// EmbedGrad is dL/d(input embeddings) [B·T, H] when requested; for GPT-2
+	// the input embedding is wte[id] + wpe[pos].
+	EmbedGrad []float32
+}
+
+// Mean returns the mean loss per target token (NaN when there is none), as
+// Hugging Face's causal-LM loss reports it.
+func (r Result) Mean() float64 {
+	if r.Tokens == 0 {
+		return math.NaN()
+	}
+	return r.SumLoss / float64(r.Tokens)
+}
+
+// Options control a training forward/backward pass.
+type Options struct {
+	// LossScale multiplies the gradients: they are those of
+	// LossScale·SumLoss. Zero means 1/Tokens, the gradient of the mean.
+	// With gradient accumulation pass 1/(target tokens of all micro-batches).
+	LossScale float32
+	// Recompute keeps only each layer's input during the forward pass and
+	// recomputes the layer's activations in the backward pass, trading about
+	// one more forward pass for memory.
+	Recompute bool
+	// EmbedGrad asks for dL/d(input embeddings) in the Result.
+	EmbedGrad bool
+}
+
+// newPass prepares the layout of a training or scoring pass (no cache).
+func (m *Model) newPass(b *Batch) *pass {
+	ps := &pass{B: b.B, T: b.T, keyOK: b.Mask}
+	if m.invFreq != nil {
+		ps.rope = newRopeTable(m.invFreq, 0, b.T)
+	}
+	return ps
+}
+
+// embed returns the input embeddings [N, H] of ids at positions past+t.
+func (m *Model) embed(ids []int, T, past int) []float32 {
+	H, w := m.Config.Hidden, m.Weights
+	x := make([]float32, len(ids)*H)
+	for i, id := range ids {
+		copy(x[i*H:(i+1)*H], w.Embed.Data[id*H:(id+1)*H])
+		if w.Positions != nil {
+			p := past + i%T
+			addTo(x[i*H:(i+1)*H], w.Positions.Data[p*H:(p+1)*H])
+		}
+	}
+	return x
+}
+
+// embedBackward adds dx [N, H] into the gradients of the embedding rows
+// (and positions), in row order so the sum is reproducible.
+func (m *Model) embedBackward(dx []float32, ids []int, T int) {
+	H, w := m.Config.Hidden, m.Weights
+	for i, id := range ids {
+		g := dx[i*H : (i+1)*H]
+		if w.Embed.Grad != nil {
+			addTo(w.Embed.Grad[id*H:(id+1)*H], g)
+		}
+		if w.Positions != nil && w.Positions.Grad != nil {
+			p := i % T
+			addTo(w.Positions.Grad[p*H:(p+1)*H], g)
+		}
+	}
+}
+
+// trunk runs the embedding, every layer and the final norm. It returns the
+// final normed states hn [N, H]; when keep is non-nil it is called with each
+// layer's cache (or only its input, when recompute is set).
+func (m *Model) trunk(b *Batch, ps *pass, keep func(li int, c *blockCache), recompute bool) (hn, last, mean, rstd []float32) {
+	N, H := ps.rows(), m.Config.Hidden
+	x := m.embed(b.IDs, b.T, 0)
+	for li := range m.Weights.Blocks {
+		c := &blockCache{}
+		out := make([]float32, N*H)
+		m.blockForward(li, c, x, out, ps)
+		if keep != nil {
+			if recompute {
+				c = &blockCache{x: c.x}
+			}
+			keep(li, c)
+		}
+		x = out
+	}
+	hn, mean, rstd = make([]float32, N*H), make([]float32, N), make([]float32, N)
+	m.Weights.FinalNorm.forward(hn, mean, rstd, x, N, m.Config.NormEps)
+	return hn, x, mean, rstd
+}
+
+// Loss runs the forward pass only and returns the summed loss and the
+// number of target tokens.
+func (m *Model) Loss(b *Batch) (Result, error) {
+	if err := b.validate(m.Config); err != nil {
+		return Result{}, err
+	}
+	hn, _, _, _ := m.trunk(b, m.newPass(b), nil, false)
+	sum, n := m.headLoss(hn, b.targets(), nil, 0)
+	return Result{SumLoss: sum, Tokens: n}, nil
+}
+
+// Logits runs the forward pass and returns the logits [B·T, V].
+func (m *Model) Logits(b *Batch) ([]float32, error) {
+	if err := b.validate(m.Config); err != nil {
+		return nil, err
+	}
+	hn, _, _, _ := m.trunk(b, m.newPass(b), nil, false)
+	N, H, V := b.B*b.T, m.Config.Hidden, m.Config.VocabSize
+	logits := make([]float32, N*V)
+	m.eng.Gemm(false, true, N, V, H, 1, hn, H, m.Weights.Head.Data, H, 0, logits, V)
+	return logits, nil
+}
+
+// Backward runs the forward and backward passes, adding the gradients of
+// opt.LossScale·SumLoss to every trainable parameter's Grad.
+func (m *Model) Backward(b *Batch, opt Options) (Result, error) {
+	if err := b.validate(m.Config); err != nil {
+		return Result{}, err
+	}
+	w, N, H := m.Weights, b.B*b.T, m.Config.Hidden
+	ps := m.newPass(b)
+	targets := b.targets()
+
+	// Layers below the lowest one with a trainable parameter need no
+	// backward pass unless the embeddings want a gradient.
+	embedNeedsGrad := opt.EmbedGrad || w.Embed.Grad != nil || (w.Positions != nil && w.Positions.Grad != nil)
+	lowest := len(w.Blocks)
+	if embedNeedsGrad {
+		lowest = 0
+	} else {
+		for li := len(w.Blocks) - 1; li >= 0; li-- {
+			if blockTrainable(w.Blocks[li]) {
+				lowest = li
+			}
+		}
+	}
+
+	caches := make([]*blockCache, len(w.Blocks))
+	hn, last, fmean, frstd := m.trunk(b, ps, func(li int, c *blockCache) {
+		if li >= lowest {
+			caches[li] = c
+		}
+	}, opt.Recompute)
+
+	tokens := 0
+	for _, t := range targets {
+		if t != IgnoreIndex {
+			tokens++
+		}
+	}
+	scale := opt.LossScale
+	if scale == 0 && tokens > 0 {
+		scale = float32(1 / float64(tokens))
+	}
+	dhn := make([]float32, N*H)
+	sum, n := m.headLoss(hn, targets, dhn, scale)
+	res := Result{SumLoss: sum, Tokens: n}
+
+	var dx []float32
+	if lowest < len(w.Blocks) || embedNeedsGrad {
+		dx = make([]float32, N*H)
+	}
+	m.Weights.FinalNorm.backward(dx, dhn, last, fmean, frstd, N)
+	for li := len(w.Blocks) - 1; li >= lowest; li-- {
+		c := caches[li]
+		if opt.Recompute {
+			full := &blockCache{}
+			m.blockForward(li, full, c.x, make([]float32, N*H), ps)
+			c = full
+		}
+		var dxIn []float32
+		if li > lowest || embedNeedsGrad {
+			dxIn = make([]float32, N*H)
+		}
+		m.blockBackward(li, c, dx, dxIn, ps)
+		caches[li] = nil // free activations as soon as possible
+		dx = dxIn
+	}
+	if embedNeedsGrad {
+		m.embedBackward(dx, b.IDs, b.T)
+		if opt.EmbedGrad {
+			res.EmbedGrad = dx
+		}
+	}
+	return res, nil
+}
+
+func blockTrainable(b *Block) bool {
+	for _, p := range []*Param{b.Norm1.W, b.Norm1.B, b.Norm2.W, b.Norm2.B} {
+		if p != nil && p.Grad != nil {
+			return true
+		}
+	}
+	for _, l := range b.Linears() {
+		if l.W.Grad != nil || (l.B != nil && l.B.Grad != nil) {
+			return true
+		}
+	}
+	return false
+}
+
+// headChunkElems bounds the logits held at once (rows × vocabulary), so a
+// 150k-token vocabulary never needs a [N, V] buffer.
+const headChunkElems = 1 << 22
+
+// headLoss computes the logits of the rows that have a target, their summed
+// cross-entropy and, when dhn is non-nil, adds scale·dL/dhn to dhn and
+// scale·dL/dHead to the head's gradient. It works in chunks of rows.
+func (m *Model) headLoss(hn []float32, targets []int, dhn []float32, scale float32) (float64, int) {
+	H, V := m.Config.Hidden, m.Config.VocabSize
+	head := m.Weights.Head
+	var rows []int
+	for i, t := range targets {
+		if t != IgnoreIndex {
+			rows = append(rows, i)
+		}
+	}
+	chunk := max(1, min(len(rows), headChunkElems/V))
+	var sum float64
+	for start := 0; start < len(rows); start += chunk {
+		rs := rows[start:min(start+chunk, len(rows))]
+		n := len(rs)
+		x := make([]float32, n*H)
+		for i, r := range rs {
+			copy(x[i*H:(i+1)*H], hn[r*H:(r+1)*H])
+		}
+		logits := make([]float32, n*V)
+		m.eng.Gemm(false, true, n, V, H, 1, x, H, head.Data, H, 0, logits, V)
+		for i, r := range rs {
+			sum += crossEntropy(logits[i*V:(i+1)*V], targets[r], dhn != nil, scale)
+		}
+		if dhn == nil {
+			continue
+		}
+		dx := make([]float32, n*H)
+		m.eng.Gemm(false, false, n, H, V, 1, logits, V, head.Data, H, 0, dx, H)
+		for i, r := range rs {
+			addTo(dhn[r*H:(r+1)*H], dx[i*H:(i+1)*H])
+		}
+		if head.Grad != nil {
+			m.eng.Gemm(true, false, V, H, n, 1, logits, V, x, H, 1, head.Grad, H)
+		}
+	}
+	return sum, len(rows)
+}
+
+// crossEntropy returns -log softmax(logits)[target] computed in float64;
+// with grad it overwrites logits by scale·(softmax − onehot(target)).
+func crossEntropy(logits []float32, target int, grad bool, scale float32) float64 {
+	mx := logits[0]
+	for _, v := range logits[1:] {
+		mx = max(mx, v)
+	}
+	var s float64
+	for _, v := range logits {
+		s += math.Exp(float64(v - mx))
+	}
+	lse := float64(mx) + math.Log(s)
+	loss := lse - float64(logits[target])
+	if grad {
+		for j, v := range logits {
+			p := math.Exp(float64(v) - lse)
+			if j == target {
+				p--
+			}
+			logits[j] = float32(p * float64(scale))
+		}
+	}
+	return loss
+}

@@ -1,0 +1,206 @@
+package model
+
+import (
+	"math"
+)
+
+// This file holds the elementwise and row-wise layers as forward/backward
+// pairs over row-major [n, width] buffers. Reductions accumulate in float64:
+// it costs little here and makes the result independent of loop order.
+// Backward functions add into their gradient outputs (+=), so callers can
+// accumulate; forward functions overwrite theirs.
+
+// rmsNormForward: out = w ⊙ (x · rstd) with rstd = 1/sqrt(mean(x²) + eps) per
+// row, computed in float32 as Hugging Face's LlamaRMSNorm does. rstd[n] is
+// saved for the backward pass.
+func rmsNormForward(out, rstd, x, w []float32, n, width int, eps float64) {
+	for i := 0; i < n; i++ {
+		row := x[i*width : (i+1)*width]
+		var ss float64
+		for _, v := range row {
+			ss += float64(v) * float64(v)
+		}
+		r := float32(1 / math.Sqrt(float64(float32(ss/float64(width)))+eps))
+		rstd[i] = r
+		o := out[i*width : (i+1)*width]
+		for j, v := range row {
+			o[j] = w[j] * (v * r)
+		}
+	}
+}
+
+// rmsNormBackward adds to dx, and to dw when it is non-nil.
+func rmsNormBackward(dx, dw, dy, x, w, rstd []float32, n, width int) {
+	for i := 0; i < n; i++ {
+		row := x[i*width : (i+1)*width]
+		g := dy[i*width : (i+1)*width]
+		r := float64(rstd[i])
+		var dot float64 // Σ dy·w·x̂
+		for j, v := range row {
+			xhat := float64(v) * r
+			dot += float64(g[j]) * float64(w[j]) * xhat
+			if dw != nil {
+				dw[j] += float32(float64(g[j]) * xhat)
+			}
+		}
+		if dx == nil {
+			continue
+		}
+		mean := dot / float64(width)
+		d := dx[i*width : (i+1)*width]
+		for j, v := range row {
+			xhat := float64(v) * r
+			d[j] += float32(r * (float64(g[j])*float64(w[j]) - xhat*mean))
+		}
+	}
+}
+
+// layerNormForward: out = (x - mean)·rstd ⊙ w + b per row (torch.nn.LayerNorm,
+// biased variance). mean and rstd are saved for the backward pass.
+func layerNormForward(out, mean, rstd, x, w, b []float32, n, width int, eps float64) {
+	for i := 0; i < n; i++ {
+		row := x[i*width : (i+1)*width]
+		var s float64
+		for _, v := range row {
+			s += float64(v)
+		}
+		mu := s / float64(width)
+		var ss float64
+		for _, v := range row {
+			d := float64(v) - mu
+			ss += d * d
+		}
+		r := 1 / math.Sqrt(ss/float64(width)+eps)
+		mean[i], rstd[i] = float32(mu), float32(r)
+		o := out[i*width : (i+1)*width]
+		for j, v := range row {
+			o[j] = float32((float64(v)-mu)*r)*w[j] + b[j]
+		}
+	}
+}
+
+// layerNormBackward adds to dx, and to dw and db when they are non-nil.
+func layerNormBackward(dx, dw, db, dy, x, w, mean, rstd []float32, n, width int) {
+	for i := 0; i < n; i++ {
+		row := x[i*width : (i+1)*width]
+		g := dy[i*width : (i+1)*width]
+		mu, r := float64(mean[i]), float64(rstd[i])
+		var sum, dot float64 // Σ dx̂ and Σ dx̂·x̂, with dx̂ = dy·w
+		for j, v := range row {
+			xhat := (float64(v) - mu) * r
+			dxhat := float64(g[j]) * float64(w[j])
+			sum += dxhat
+			dot += dxhat * xhat
+			if dw != nil {
+				dw[j] += float32(float64(g[j]) * xhat)
+			}
+			if db != nil {
+				db[j] += g[j]
+			}
+		}
+		if dx == nil {
+			continue
+		}
+		sum /= float64(width)
+		dot /= float64(width)
+		d := dx[i*width : (i+1)*width]
+		for j, v := range row {
+			xhat := (float64(v) - mu) * r
+			d[j] += float32(r * (float64(g[j])*float64(w[j]) - sum - xhat*dot))
+		}
+	}
+}
+
+// swiGLUForward: a = silu(g) ⊙ u, with silu(z) = z·sigmoid(z).
+func swiGLUForward(a, g, u []float32) {
+	for i, z := range g {
+		s := 1 / (1 + math.Exp(-float64(z)))
+		a[i] = float32(float64(z)*s) * u[i]
+	}
+}
+
+// swiGLUBackward adds to dg and du.
+func swiGLUBackward(dg, du, da, g, u []float32) {
+	for i, z := range g {
+		s := 1 / (1 + math.Exp(-float64(z)))
+		silu := float64(z) * s
+		du[i] += float32(float64(da[i]) * silu)
+		dg[i] += float32(float64(da[i]) * float64(u[i]) * s * (1 + float64(z)*(1-s)))
+	}
+}
+
+const geluC = 0.7978845608028654 // sqrt(2/π)
+
+// geluNewForward is GPT-2's gelu_new, the tanh approximation:
+// 0.5·x·(1 + tanh(sqrt(2/π)·(x + 0.044715·x³))).
+func geluNewForward(a, x []float32) {
+	for i, v := range x {
+		z := float64(v)
+		a[i] = float32(0.5 * z * (1 + math.Tanh(geluC*(z+0.044715*z*z*z))))
+	}
+}
+
+// geluNewBackward adds to dx.
+func geluNewBackward(dx, da, x []float32) {
+	for i, v := range x {
+		z := float64(v)
+		t := math.Tanh(geluC * (z + 0.044715*z*z*z))
+		d := 0.5*(1+t) + 0.5*z*(1-t*t)*geluC*(1+3*0.044715*z*z)
+		dx[i] += float32(float64(da[i]) * d)
+	}
+}
+
+// softmaxRow replaces s by its softmax. Entries equal to -Inf are masked
+// and get probability zero; a row with every entry masked becomes all zeros.
+func softmaxRow(s []float32) {
+	mx := float32(math.Inf(-1))
+	for _, v := range s {
+		mx = max(mx, v)
+	}
+	if math.IsInf(float64(mx), -1) {
+		clear(s)
+		return
+	}
+	var sum float64
+	for j, v := range s {
+		e := math.Exp(float64(v - mx))
+		s[j] = float32(e)
+		sum += e
+	}
+	inv := 1 / sum
+	for j, v := range s {
+		s[j] = float32(float64(v) * inv)
+	}
+}
+
+// addBias adds b to every row of y [n, len(b)].
+func addBias(y, b []float32, n int) {
+	w := len(b)
+	for i := 0; i < n; i++ {
+		row := y[i*w : (i+1)*w]
+		for j, v := range b {
+			row[j] += v
+		}
+	}
+}
+
+// sumRows adds the column sums of dy [n, len(db)] to db, in row order.
+func sumRows(db, dy []float32, n int) {
+	w := len(db)
+	acc := make([]float64, w)
+	for i := 0; i < n; i++ {
+		for j, v := range dy[i*w : (i+1)*w] {
+			acc[j] += float64(v)
+		}
+	}
+	for j, v := range acc {
+		db[j] += float32(v)
+	}
+}
+
+// addTo adds src to dst elementwise.
+func addTo(dst, src []float32) {
+	for i, v := range src {
+		dst[i] += v
+	}
+}
