@@ -59,9 +59,9 @@ type Norm struct {
 // Block is one decoder layer. Llama uses Q, K, V, O, Gate, Up, Down; GPT-2
 // uses QKV (c_attn), O (attn.c_proj), Up (mlp.c_fc) and Down (mlp.c_proj).
 type Block struct {
-	Norm1, Norm2        Norm
-	Q, K, V, QKV, O     *Linear
-	Gate, Up, Down      *Linear
+	Norm1, Norm2    Norm
+	Q, K, V, QKV, O *Linear
+	Gate, Up, Down  *Linear
 }
 
 // Linears returns the block's projection layers in a fixed order.

@@ -1,0 +1,43 @@
+# lorafn — common tasks. `make help` lists them.
+
+GO        ?= go
+BIN       ?= bin
+FUZZTIME  ?= 20s
+DEMO_DIR  ?= $(BIN)/demo
+
+.PHONY: help build test lint fmt bench fuzz demo clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+build: ## build the lorafn CLI into bin/
+	$(GO) build -o $(BIN)/lorafn ./cmd/lorafn
+
+test: lint ## vet, format check and the whole test suite (race detector on)
+	$(GO) test -race -count=1 ./...
+
+lint: ## go vet and gofmt
+	$(GO) vet ./...
+	@unformatted=$$(gofmt -l .); \
+	if [ -n "$$unformatted" ]; then echo "not gofmt-formatted:"; echo "$$unformatted"; exit 1; fi
+
+fmt: ## format the code
+	gofmt -w .
+
+bench: ## benchmarks: one training step at GOMAXPROCS 1 and 2 (see bench/)
+	$(GO) test ./core/model -run '^$$' -bench TrainStep -benchtime 3x -cpu 1,2
+
+fuzz: ## run every fuzz target for FUZZTIME each
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f"; $(GO) test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME); \
+	  done; \
+	done
+
+demo: build ## make a small random Llama model, score a file with it, generate
+	$(BIN)/lorafn init --config examples/tiny-llama/config.json --out $(DEMO_DIR) --seed 1
+	$(BIN)/lorafn eval --base $(DEMO_DIR) --data examples/tiny-llama/data.jsonl --per-record
+	$(BIN)/lorafn generate --base $(DEMO_DIR) --prompt-ids 1,72,101 --max-new-tokens 8 --temperature 0.8 --top-k 40 --seed 3
+
+clean: ## remove build outputs
+	rm -rf $(BIN)
