@@ -35,7 +35,7 @@ type recordReport struct {
 }
 
 func runEval(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("eval")
+	fs := newFlags("eval", stdout)
 	base := fs.String("base", "", "Hugging Face model folder (config.json, model.safetensors)")
 	data := fs.String("data", "", `JSONL file of {"input_ids": [...], "labels": [...]} records; labels optional, -100 ignored`)
 	asJSON := fs.Bool("json", false, "print one JSON object")

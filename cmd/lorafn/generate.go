@@ -12,7 +12,7 @@ import (
 )
 
 func runGenerate(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("generate")
+	fs := newFlags("generate", stdout)
 	base := fs.String("base", "", "Hugging Face model folder")
 	promptIDs := fs.String("prompt-ids", "", "comma-separated prompt token ids, e.g. 1,2,3")
 	var opt model.GenerateOptions

@@ -10,7 +10,7 @@ import (
 )
 
 func runInit(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("init")
+	fs := newFlags("init", stdout)
 	config := fs.String("config", "", "a Hugging Face config.json")
 	out := fs.String("out", "", "folder to write config.json and model.safetensors to")
 	seed := fs.Uint64("seed", 0, "initialisation seed")

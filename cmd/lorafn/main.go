@@ -91,9 +91,11 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
-// newFlags returns a flag set that reports errors instead of exiting.
-func newFlags(name string) *flag.FlagSet {
+// newFlags returns a flag set that reports errors instead of exiting and
+// prints its help to w.
+func newFlags(name string, w io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("lorafn "+name, flag.ContinueOnError)
+	fs.SetOutput(w)
 	return fs
 }
 
