@@ -12,6 +12,37 @@ type pass struct {
 	keyOK []bool     // [B·(past+T)] key padding mask; nil: all real
 	rope  *ropeTable // positions past … past+T-1; nil for GPT-2
 	kv    *KVCache   // non-nil only in generation (B = 1)
+	noise Noise      // dropout of adapters; zero in evaluation
+}
+
+// Slots of a block's linear layers, for per-layer state and noise.
+const (
+	slotQ = iota
+	slotK
+	slotV
+	slotQKV
+	slotO
+	slotGate
+	slotUp
+	slotDown
+	numSlots
+)
+
+// noiseFor derives the dropout seed of one layer call from the pass seed,
+// so that recomputing a layer redraws exactly the same masks.
+func (ps *pass) noiseFor(layer, slot int) Noise {
+	if !ps.noise.Train {
+		return Noise{}
+	}
+	return Noise{Train: true, Seed: mix64(ps.noise.Seed ^ mix64(uint64(layer*numSlots+slot+1)))}
+}
+
+// mix64 is SplitMix64's finaliser: a bijective scramble of 64 bits.
+func mix64(z uint64) uint64 {
+	z += 0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
 }
 
 func (p *pass) rows() int { return p.B * p.T }
@@ -30,6 +61,17 @@ type blockCache struct {
 	n2           []float32 // [N, H]
 	mean2, rstd2 []float32 // [N]
 	g, u, a      []float32 // [N, I] gate and up pre-activations, MLP activation
+	deltas       [numSlots]DeltaState
+}
+
+// linearForward runs a block's linear layer in its slot, keeping the
+// delta's state in the cache.
+func (m *Model) linearForward(c *blockCache, li, slot int, l *Linear, y, x []float32, ps *pass) {
+	c.deltas[slot] = l.forwardAll(m.eng, y, x, ps.rows(), ps.noiseFor(li, slot))
+}
+
+func (m *Model) linearBackward(c *blockCache, slot int, l *Linear, dx, dy, x []float32, ps *pass) {
+	l.backwardAll(m.eng, dx, dy, x, ps.rows(), c.deltas[slot])
 }
 
 // blockForward runs layer li on x [N, H] and writes out [N, H], filling c.
@@ -46,7 +88,7 @@ func (m *Model) blockForward(li int, c *blockCache, x, out []float32, ps *pass) 
 	c.q, c.k, c.v = make([]float32, N*qs), make([]float32, N*ks), make([]float32, N*ks)
 	if blk.QKV != nil {
 		qkv := make([]float32, N*3*H)
-		blk.QKV.forward(eng, qkv, c.n1, N)
+		m.linearForward(c, li, slotQKV, blk.QKV, qkv, c.n1, ps)
 		for r := 0; r < N; r++ {
 			row := qkv[r*3*H : (r+1)*3*H]
 			copy(c.q[r*H:(r+1)*H], row[:H])
@@ -54,9 +96,9 @@ func (m *Model) blockForward(li int, c *blockCache, x, out []float32, ps *pass) 
 			copy(c.v[r*H:(r+1)*H], row[2*H:])
 		}
 	} else {
-		blk.Q.forward(eng, c.q, c.n1, N)
-		blk.K.forward(eng, c.k, c.n1, N)
-		blk.V.forward(eng, c.v, c.n1, N)
+		m.linearForward(c, li, slotQ, blk.Q, c.q, c.n1, ps)
+		m.linearForward(c, li, slotK, blk.K, c.k, c.n1, ps)
+		m.linearForward(c, li, slotV, blk.V, c.v, c.n1, ps)
 	}
 	if ps.rope != nil {
 		pos := func(r int) int { return r % ps.T }
@@ -72,7 +114,7 @@ func (m *Model) blockForward(li int, c *blockCache, x, out []float32, ps *pass) 
 	})
 
 	attnOut := make([]float32, N*H)
-	blk.O.forward(eng, attnOut, c.att, N)
+	m.linearForward(c, li, slotO, blk.O, attnOut, c.att, ps)
 	c.h = make([]float32, N*H)
 	for i := range c.h {
 		c.h[i] = x[i] + attnOut[i]
@@ -81,15 +123,15 @@ func (m *Model) blockForward(li int, c *blockCache, x, out []float32, ps *pass) 
 	c.n2, c.mean2, c.rstd2 = make([]float32, N*H), make([]float32, N), make([]float32, N)
 	blk.Norm2.forward(c.n2, c.mean2, c.rstd2, c.h, N, cfg.NormEps)
 	c.u, c.a = make([]float32, N*I), make([]float32, N*I)
-	blk.Up.forward(eng, c.u, c.n2, N)
+	m.linearForward(c, li, slotUp, blk.Up, c.u, c.n2, ps)
 	if blk.Gate != nil {
 		c.g = make([]float32, N*I)
-		blk.Gate.forward(eng, c.g, c.n2, N)
+		m.linearForward(c, li, slotGate, blk.Gate, c.g, c.n2, ps)
 		swiGLUForward(c.a, c.g, c.u)
 	} else {
 		geluNewForward(c.a, c.u)
 	}
-	blk.Down.forward(eng, out, c.a, N)
+	m.linearForward(c, li, slotDown, blk.Down, out, c.a, ps)
 	for i := range out {
 		out[i] += c.h[i]
 	}
@@ -134,22 +176,22 @@ func (m *Model) blockBackward(li int, c *blockCache, dout, dx []float32, ps *pas
 	// MLP: out = h + Down(act(n2)).
 	dh := append([]float32(nil), dout...)
 	da := make([]float32, N*I)
-	blk.Down.backward(eng, da, dout, c.a, N)
+	m.linearBackward(c, slotDown, blk.Down, da, dout, c.a, ps)
 	dn2 := make([]float32, N*H)
 	du := make([]float32, N*I)
 	if blk.Gate != nil {
 		dg := make([]float32, N*I)
 		swiGLUBackward(dg, du, da, c.g, c.u)
-		blk.Gate.backward(eng, dn2, dg, c.n2, N)
+		m.linearBackward(c, slotGate, blk.Gate, dn2, dg, c.n2, ps)
 	} else {
 		geluNewBackward(du, da, c.u)
 	}
-	blk.Up.backward(eng, dn2, du, c.n2, N)
+	m.linearBackward(c, slotUp, blk.Up, dn2, du, c.n2, ps)
 	blk.Norm2.backward(dh, dn2, c.h, c.mean2, c.rstd2, N)
 
 	// Attention: h = x + O(attn(q, k, v)).
 	datt := make([]float32, N*qs)
-	blk.O.backward(eng, datt, dh, c.att, N)
+	m.linearBackward(c, slotO, blk.O, datt, dh, c.att, ps)
 	dq, dk, dv := make([]float32, N*qs), make([]float32, N*ks), make([]float32, N*ks)
 	seqs := m.attnSeqs(c, li, ps) // ps.kv is nil: no generation in training
 	T := ps.T
@@ -171,11 +213,11 @@ func (m *Model) blockBackward(li int, c *blockCache, dout, dx []float32, ps *pas
 			copy(row[H:2*H], dk[r*H:(r+1)*H])
 			copy(row[2*H:], dv[r*H:(r+1)*H])
 		}
-		blk.QKV.backward(eng, dn1, dqkv, c.n1, N)
+		m.linearBackward(c, slotQKV, blk.QKV, dn1, dqkv, c.n1, ps)
 	} else {
-		blk.Q.backward(eng, dn1, dq, c.n1, N)
-		blk.K.backward(eng, dn1, dk, c.n1, N)
-		blk.V.backward(eng, dn1, dv, c.n1, N)
+		m.linearBackward(c, slotQ, blk.Q, dn1, dq, c.n1, ps)
+		m.linearBackward(c, slotK, blk.K, dn1, dk, c.n1, ps)
+		m.linearBackward(c, slotV, blk.V, dn1, dv, c.n1, ps)
 	}
 	if dx == nil {
 		if blk.Norm1.W.Grad != nil || (blk.Norm1.B != nil && blk.Norm1.B.Grad != nil) {

@@ -107,11 +107,15 @@ type Options struct {
 	Recompute bool
 	// EmbedGrad asks for dL/d(input embeddings) in the Result.
 	EmbedGrad bool
+	// Dropout turns on the dropout of adapters (lora_dropout) with masks
+	// drawn from DropoutSeed; the base model itself never uses dropout.
+	Dropout     bool
+	DropoutSeed uint64
 }
 
 // newPass prepares the layout of a training or scoring pass (no cache).
-func (m *Model) newPass(b *Batch) *pass {
-	ps := &pass{B: b.B, T: b.T, keyOK: b.Mask}
+func (m *Model) newPass(b *Batch, noise Noise) *pass {
+	ps := &pass{B: b.B, T: b.T, keyOK: b.Mask, noise: noise}
 	if m.invFreq != nil {
 		ps.rope = newRopeTable(m.invFreq, 0, b.T)
 	}
@@ -177,7 +181,7 @@ func (m *Model) Loss(b *Batch) (Result, error) {
 	if err := b.validate(m.Config); err != nil {
 		return Result{}, err
 	}
-	hn, _, _, _ := m.trunk(b, m.newPass(b), nil, false)
+	hn, _, _, _ := m.trunk(b, m.newPass(b, Noise{}), nil, false)
 	sum, n := m.headLoss(hn, b.targets(), nil, 0)
 	return Result{SumLoss: sum, Tokens: n}, nil
 }
@@ -187,7 +191,7 @@ func (m *Model) Logits(b *Batch) ([]float32, error) {
 	if err := b.validate(m.Config); err != nil {
 		return nil, err
 	}
-	hn, _, _, _ := m.trunk(b, m.newPass(b), nil, false)
+	hn, _, _, _ := m.trunk(b, m.newPass(b, Noise{}), nil, false)
 	N, H, V := b.B*b.T, m.Config.Hidden, m.Config.VocabSize
 	logits := make([]float32, N*V)
 	m.eng.Gemm(false, true, N, V, H, 1, hn, H, m.Weights.Head.Data, H, 0, logits, V)
@@ -201,7 +205,7 @@ func (m *Model) Backward(b *Batch, opt Options) (Result, error) {
 		return Result{}, err
 	}
 	w, N, H := m.Weights, b.B*b.T, m.Config.Hidden
-	ps := m.newPass(b)
+	ps := m.newPass(b, Noise{Train: opt.Dropout, Seed: opt.DropoutSeed})
 	targets := b.targets()
 
 	// Layers below the lowest one with a trainable parameter need no
@@ -275,7 +279,7 @@ func blockTrainable(b *Block) bool {
 		}
 	}
 	for _, l := range b.Linears() {
-		if l.W.Grad != nil || (l.B != nil && l.B.Grad != nil) {
+		if l.trainable() {
 			return true
 		}
 	}

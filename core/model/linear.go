@@ -2,6 +2,61 @@ package model
 
 import "github.com/lorafn/lorafn/core/tensor"
 
+// Delta is a trainable modification of a Linear layer: LoRA, DoRA, (IA)³…
+// Forward receives y [n, Out] holding the base product x·Wᵀ + b and
+// changes it in place (LoRA adds scaling·B·A·x); it returns whatever its
+// Backward needs. Backward receives dy = dL/dy, adds dL/dx to dx when dx is
+// non-nil, and accumulates the gradients of Params. Implementations must be
+// deterministic functions of their inputs and noise, so that recomputing a
+// layer reproduces it bit for bit.
+type Delta interface {
+	Forward(eng tensor.Backend, y, x []float32, n int, noise Noise) DeltaState
+	Backward(eng tensor.Backend, dx, dy, x []float32, n int, st DeltaState)
+	Params() []*Param
+}
+
+// DeltaState is what a Delta's Forward saves for its Backward.
+type DeltaState any
+
+// Noise seeds the randomness (dropout) of one layer call. The zero Noise
+// means evaluation mode: no dropout.
+type Noise struct {
+	Train bool
+	Seed  uint64
+}
+
+// forwardAll runs the base product and then the delta, if any.
+func (l *Linear) forwardAll(eng tensor.Backend, y, x []float32, n int, noise Noise) DeltaState {
+	l.forward(eng, y, x, n)
+	if l.Delta == nil {
+		return nil
+	}
+	return l.Delta.Forward(eng, y, x, n, noise)
+}
+
+// backwardAll is forwardAll's backward pass.
+func (l *Linear) backwardAll(eng tensor.Backend, dx, dy, x []float32, n int, st DeltaState) {
+	l.backward(eng, dx, dy, x, n)
+	if l.Delta != nil {
+		l.Delta.Backward(eng, dx, dy, x, n, st)
+	}
+}
+
+// trainable reports whether the layer has a parameter with a gradient.
+func (l *Linear) trainable() bool {
+	if l.W.Grad != nil || (l.B != nil && l.B.Grad != nil) {
+		return true
+	}
+	if l.Delta != nil {
+		for _, p := range l.Delta.Params() {
+			if p.Grad != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // forward computes y [n, Out] = x [n, In]·Wᵀ + b.
 func (l *Linear) forward(eng tensor.Backend, y, x []float32, n int) {
 	if l.Transposed { // Conv1D: W is [In, Out]

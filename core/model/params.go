@@ -36,6 +36,10 @@ type Linear struct {
 	Transposed bool
 	W          *Param
 	B          *Param // nil when the layer has no bias
+
+	// Delta, when set, is a trainable change of the layer (a LoRA pair,
+	// say) applied on top of the frozen base product.
+	Delta Delta
 }
 
 func newLinear(name string, in, out int, bias, conv1D bool) *Linear {
