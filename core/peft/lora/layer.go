@@ -8,7 +8,7 @@ import (
 // Layer is the LoRA pair attached to one linear layer; it implements
 // model.Delta.
 type Layer struct {
-	Module  string       // PEFT module path, e.g. "model.layers.0.self_attn.q_proj"
+	Module  string // PEFT module path, e.g. "model.layers.0.self_attn.q_proj"
 	Base    *model.Linear
 	A       *model.Param // [r, in]
 	B       *model.Param // [out, r]
