@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lorafn/lorafn/internal/atomicfile"
+
 	"github.com/lorafn/lorafn/core/safetensors"
 	"github.com/lorafn/lorafn/core/tensor"
 )
@@ -146,7 +148,7 @@ func (m *Model) Save(dir string) error {
 	if err := safetensors.WriteFile(filepath.Join(dir, "model.safetensors"), ts, map[string]string{"format": "pt"}); err != nil {
 		return fmt.Errorf("model: save: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "config.json"), m.Config.Raw); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "config.json"), m.Config.Raw); err != nil {
 		return fmt.Errorf("model: save: %w", err)
 	}
 	return nil
@@ -180,26 +182,6 @@ func (m *Model) NumParams() int {
 		n += len(p.Data)
 	}
 	return n
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // finite reports whether every value is a finite number.

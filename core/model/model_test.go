@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/lorafn/lorafn/internal/atomicfile"
+
 	"github.com/lorafn/lorafn/core/safetensors"
 )
 
@@ -199,7 +201,7 @@ func TestLoadShardedEqualsSingle(t *testing.T) {
 		if err := safetensors.WriteCheckpoint(sharded, ts, map[string]string{"format": "pt"}, 20_000); err != nil {
 			t.Fatal(err)
 		}
-		if err := writeFileAtomic(filepath.Join(sharded, "config.json"), m.Config.Raw); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(sharded, "config.json"), m.Config.Raw); err != nil {
 			t.Fatal(err)
 		}
 		if matches, _ := filepath.Glob(filepath.Join(sharded, "model-*-of-*.safetensors")); len(matches) < 2 {

@@ -2,7 +2,6 @@ package lora
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -10,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/lorafn/lorafn/internal/atomicfile"
 
 	"github.com/lorafn/lorafn/core/model"
 	"github.com/lorafn/lorafn/core/safetensors"
@@ -236,7 +237,7 @@ func (a *Adapter) Save(dir string) error {
 	if err != nil {
 		return fmt.Errorf("lora: save: %w", err)
 	}
-	if err := writeAtomic(filepath.Join(dir, ConfigFile), data); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, ConfigFile), data); err != nil {
 		return fmt.Errorf("lora: save: %w", err)
 	}
 	return nil
@@ -417,19 +418,4 @@ func shortNames(layers []*Layer) []string {
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
-}
-
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	_, werr := tmp.Write(data)
-	serr := tmp.Sync()
-	cerr := tmp.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
