@@ -1,0 +1,198 @@
+package tensor
+
+import "sync"
+
+// The packed GEMM driver follows the GotoBLAS/BLIS scheme: op(B) is packed
+// into column panels nr wide, op(A) into row panels mr tall, kc steps of k
+// at a time, and an assembly micro-kernel computes one mr×nr tile of C per
+// call. C is cut into mc×nc blocks, one task each, run in parallel.
+//
+// Determinism: every element of C is one fused multiply-add chain over
+// p = 0 … k-1 in order, starting from zero. Between kc blocks the partial
+// sums are saved as float32 and reloaded, which is exact, so neither the
+// block sizes, the tile shape, the number of threads nor the kernel (all
+// use the same FMA rounding, see fma32) can change a bit of the result.
+
+// kernelFunc computes one mr×nr tile: acc = Σ_p a[p][r]·b[p][j] over k
+// steps of the packed panels a (k·mr values) and b (k·nr values), by FMA in
+// order of p, starting from zero or, when flags&kernLoad, from the tile in w
+// (row-major mr×nr). With flags&kernFinal it writes
+// epilogue(acc, C, alpha, beta) to the tile of C at c with leading
+// dimension ldc (beta treated as 0 unless flags&kernBeta); otherwise it
+// saves acc to w.
+type kernelFunc func(k int, a, b, w, c *float32, ldc int, alpha, beta float32, flags int)
+
+const (
+	kernLoad  = 1 << iota // start from the partial sums in w
+	kernFinal             // write the result to C (else save partial sums to w)
+	kernBeta              // add beta·C
+)
+
+// kernel is a micro-kernel with the blocking that suits it.
+type kernel struct {
+	name   string
+	mr, nr int // tile of C per call
+	kc     int // k steps per packed block: an nr-wide B panel stays in L1
+	mc, nc int // rows and columns of C per task: a packed A block stays in L2
+	fn     kernelFunc
+	// scratch holds per-task buffers (packed A block and partial sums); it
+	// is a cache of allocations and never affects results.
+	scratch sync.Pool
+}
+
+func newKernel(name string, mr, nr int, fn kernelFunc) *kernel {
+	k := &kernel{name: name, mr: mr, nr: nr, kc: 256, fn: fn}
+	k.mc = mr * max(1, 96/mr)
+	k.nc = nr * max(1, 512/nr)
+	size := k.mc*k.kc + k.mc*k.nc
+	k.scratch.New = func() any { s := make([]float32, size); return &s }
+	return k
+}
+
+// parallelMinFlops is the smallest product (m·n·k) worth splitting across
+// goroutines; below it the start-up cost outweighs the gain.
+const parallelMinFlops = 1 << 18
+
+// gemm computes C = alpha·op(A)·op(B) + beta·C with kernel kn. Arguments
+// must have passed checkGemm.
+func (kn *kernel) gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		for i := 0; i < m; i++ {
+			row := c[i*ldc : i*ldc+n]
+			for j := range row {
+				row[j] = epilogue(0, row[j], alpha, beta)
+			}
+		}
+		return
+	}
+	bp := kn.packB(transB, k, n, b, ldb)
+	kn.gemmPacked(transA, m, n, k, alpha, a, lda, bp, beta, c, ldc)
+}
+
+// gemmPacked is gemm with op(B) already packed by packB.
+func (kn *kernel) gemmPacked(transA bool, m, n, k int, alpha float32, a []float32, lda int, bp []float32, beta float32, c []float32, ldc int) {
+	mt := (m + kn.mc - 1) / kn.mc
+	nt := (n + kn.nc - 1) / kn.nc
+	task := func(t int) {
+		i0, j0 := (t/nt)*kn.mc, (t%nt)*kn.nc
+		kn.block(transA, i0, min(kn.mc, m-i0), j0, min(kn.nc, n-j0), k, alpha, a, lda, bp, beta, c, ldc)
+	}
+	if m*n*k < parallelMinFlops {
+		for t := 0; t < mt*nt; t++ {
+			task(t)
+		}
+		return
+	}
+	Parallel(mt*nt, task)
+}
+
+// block computes the mb×nb block of C at (i0, j0).
+func (kn *kernel) block(transA bool, i0, mb, j0, nb, k int, alpha float32, a []float32, lda int, bp []float32, beta float32, c []float32, ldc int) {
+	sp := kn.scratch.Get().(*[]float32)
+	defer kn.scratch.Put(sp)
+	ap, w := (*sp)[:kn.mc*kn.kc], (*sp)[kn.mc*kn.kc:]
+	mr, nr := kn.mr, kn.nr
+	tilesM := kn.mc / mr
+	for pc := 0; pc < k; pc += kn.kc {
+		kb := min(kn.kc, k-pc)
+		kn.packA(ap, transA, a, lda, i0, mb, pc, kb)
+		last := pc+kb == k
+		for jr := 0; jr < nb; jr += nr {
+			cols := min(nr, nb-jr)
+			j := j0 + jr
+			bpan := bp[(j/nr)*k*nr+pc*nr:]
+			for ir := 0; ir < mb; ir += mr {
+				rows := min(mr, mb-ir)
+				wt := w[((jr/nr)*tilesM+ir/mr)*mr*nr:]
+				flags := 0
+				if pc > 0 {
+					flags |= kernLoad
+				}
+				full := rows == mr && cols == nr
+				cp := &wt[0] // unused unless the kernel writes C
+				if last && full {
+					flags |= kernFinal
+					if beta != 0 {
+						flags |= kernBeta
+					}
+					cp = &c[(i0+ir)*ldc+j]
+				}
+				kn.fn(kb, &ap[ir*kb], &bpan[0], &wt[0], cp, ldc, alpha, beta, flags)
+				if last && !full {
+					// Edge tile: the kernel saved the sums; write the part inside C.
+					for r := 0; r < rows; r++ {
+						row := c[(i0+ir+r)*ldc+j : (i0+ir+r)*ldc+j+cols]
+						for jj := range row {
+							row[jj] = epilogue(wt[r*nr+jj], row[jj], alpha, beta)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// packA copies rows i0 … i0+mb-1, columns pc … pc+kb-1 of op(A) into dst
+// as row panels of mr rows: panel q holds, for each p, the mr values
+// op(A)[i0+q·mr+r][pc+p]. Rows past mb are zero.
+func (kn *kernel) packA(dst []float32, transA bool, a []float32, lda, i0, mb, pc, kb int) {
+	mr := kn.mr
+	for q := 0; q*mr < mb; q++ {
+		pan := dst[q*mr*kb : (q+1)*mr*kb]
+		rows := min(mr, mb-q*mr)
+		if rows < mr {
+			clear(pan)
+		}
+		i := i0 + q*mr
+		if transA {
+			// op(A)[i][p] = a[p·lda+i]: mr consecutive values per p.
+			for p := 0; p < kb; p++ {
+				copy(pan[p*mr:p*mr+rows], a[(pc+p)*lda+i:])
+			}
+			continue
+		}
+		for r := 0; r < rows; r++ {
+			src := a[(i+r)*lda+pc : (i+r)*lda+pc+kb]
+			for p, v := range src {
+				pan[p*mr+r] = v
+			}
+		}
+	}
+}
+
+// packB copies op(B) (k×n) into column panels nr wide: panel q holds, for
+// each p, the nr values op(B)[p][q·nr+j]. Columns past n are zero.
+func (kn *kernel) packB(transB bool, k, n int, b []float32, ldb int) []float32 {
+	nr := kn.nr
+	panels := (n + nr - 1) / nr
+	dst := make([]float32, panels*k*nr)
+	pack := func(q int) {
+		pan := dst[q*k*nr : (q+1)*k*nr]
+		j := q * nr
+		cols := min(nr, n-j)
+		if transB {
+			// op(B)[p][j] = b[j·ldb+p]: one source row per column.
+			for jj := 0; jj < cols; jj++ {
+				src := b[(j+jj)*ldb : (j+jj)*ldb+k]
+				for p, v := range src {
+					pan[p*nr+jj] = v
+				}
+			}
+			return
+		}
+		for p := 0; p < k; p++ {
+			copy(pan[p*nr:p*nr+cols], b[p*ldb+j:])
+		}
+	}
+	if panels*k*nr < parallelMinFlops/16 {
+		for q := 0; q < panels; q++ {
+			pack(q)
+		}
+	} else {
+		Parallel(panels, pack)
+	}
+	return dst
+}

@@ -1,0 +1,7 @@
+//go:build !amd64 || purego
+
+package tensor
+
+// cpuKernels lists the micro-kernels available on this architecture,
+// fastest first: only the portable Go kernel so far.
+func cpuKernels() []*kernel { return []*kernel{goKernel()} }
