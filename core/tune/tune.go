@@ -1,0 +1,214 @@
+// Package tune sets up a fine-tuning method on a model — LoRA, full
+// fine-tuning or the last k layers — and saves what it trained: a PEFT
+// adapter, or a complete Hugging Face model folder.
+package tune
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/lorafn/lorafn/core/model"
+	"github.com/lorafn/lorafn/core/peft/lora"
+	"github.com/lorafn/lorafn/core/train"
+	"github.com/lorafn/lorafn/internal/atomicfile"
+)
+
+// Methods.
+const (
+	LoRA  = "lora"
+	Full  = "full"
+	LastK = "last-k"
+)
+
+// Spec chooses a method and its options.
+type Spec struct {
+	Method string      `json:"method"`
+	LoRA   lora.Config `json:"lora"`
+	// LoRAPlusRatio, when above 0, trains every B matrix with the learning
+	// rate times this ratio (LoRA+; its authors suggest 16).
+	LoRAPlusRatio float64 `json:"loraplus_lr_ratio,omitempty"`
+	// InitAdapter starts LoRA from an existing PEFT adapter folder.
+	InitAdapter string `json:"init_adapter,omitempty"`
+
+	// LastK is the number of top decoder layers that last-k trains;
+	// TrainHead and TrainNorm add the output head and the final norm.
+	LastK     int  `json:"last_k,omitempty"`
+	TrainHead bool `json:"train_head,omitempty"`
+	TrainNorm bool `json:"train_norm,omitempty"`
+}
+
+// Tuned is a model with a method set up on it.
+type Tuned struct {
+	Spec    Spec
+	Model   *model.Model
+	Adapter *lora.Adapter // LoRA only
+	// BaseDir, when set, is the base model folder whose tokenizer files a
+	// saved full model carries along.
+	BaseDir string
+}
+
+// Setup freezes m and makes the method's parameters trainable. seed draws a
+// new adapter's initial weights.
+func Setup(m *model.Model, spec Spec, seed uint64) (*Tuned, error) {
+	m.SetTrainable(func(string) bool { return false })
+	t := &Tuned{Spec: spec, Model: m}
+	switch spec.Method {
+	case LoRA:
+		var err error
+		if spec.InitAdapter != "" {
+			t.Adapter, err = lora.Load(spec.InitAdapter, m)
+			if err == nil {
+				t.Spec.LoRA = t.Adapter.Config
+			}
+		} else {
+			t.Adapter, err = lora.Apply(m, spec.LoRA, seed)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !(spec.LoRAPlusRatio >= 0) {
+			return nil, fmt.Errorf("tune: loraplus_lr_ratio = %v: must not be negative", spec.LoRAPlusRatio)
+		}
+	case Full:
+		m.SetTrainable(func(string) bool { return true })
+	case LastK:
+		L := len(m.Weights.Blocks)
+		if spec.LastK <= 0 || spec.LastK > L {
+			return nil, fmt.Errorf("tune: last_k = %d: must be in [1, %d], the model's layers", spec.LastK, L)
+		}
+		names := map[string]bool{}
+		for _, b := range m.Weights.Blocks[L-spec.LastK:] {
+			for _, p := range blockParams(b) {
+				names[p.Name] = true
+			}
+		}
+		if spec.TrainNorm {
+			for _, p := range []*model.Param{m.Weights.FinalNorm.W, m.Weights.FinalNorm.B} {
+				if p != nil {
+					names[p.Name] = true
+				}
+			}
+		}
+		if spec.TrainHead {
+			names[m.Weights.Head.Name] = true // the embedding too, when tied
+		}
+		m.SetTrainable(func(name string) bool { return names[name] })
+	default:
+		return nil, fmt.Errorf("tune: method %q: want %s, %s or %s", spec.Method, LoRA, Full, LastK)
+	}
+	return t, nil
+}
+
+func blockParams(b *model.Block) []*model.Param {
+	ps := []*model.Param{b.Norm1.W, b.Norm1.B, b.Norm2.W, b.Norm2.B}
+	for _, l := range b.Linears() {
+		ps = append(ps, l.W, l.B)
+	}
+	out := ps[:0]
+	for _, p := range ps {
+		if p != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Groups returns the trainable parameters as optimizer groups: decayed
+// matrices, undecayed vectors (biases, norm weights), and with LoRA+ the B
+// matrices apart at their own learning rate.
+func (t *Tuned) Groups() []train.Group {
+	var params []*model.Param
+	if t.Adapter != nil {
+		params = t.Adapter.Params()
+	} else {
+		for _, p := range t.Model.Params() {
+			if p.Trainable() {
+				params = append(params, p)
+			}
+		}
+	}
+	decay := train.Group{Name: "decay", Decay: true}
+	noDecay := train.Group{Name: "no_decay"}
+	fast := train.Group{Name: "lora_B", Decay: true, LRScale: t.Spec.LoRAPlusRatio}
+	for _, p := range params {
+		switch {
+		case t.Spec.LoRAPlusRatio > 0 && strings.HasSuffix(p.Name, ".lora_B.weight"):
+			fast.Params = append(fast.Params, p)
+		case len(p.Shape) >= 2:
+			decay.Params = append(decay.Params, p)
+		default:
+			noDecay.Params = append(noDecay.Params, p)
+		}
+	}
+	var out []train.Group
+	for _, g := range []train.Group{decay, noDecay, fast} {
+		if len(g.Params) > 0 {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// NumTrainable returns the number of trained values.
+func (t *Tuned) NumTrainable() int {
+	n := 0
+	for _, g := range t.Groups() {
+		for _, p := range g.Params {
+			n += len(p.Data)
+		}
+	}
+	return n
+}
+
+// Save writes the result into dir: the PEFT adapter for LoRA, otherwise a
+// complete model folder with the base model's tokenizer files.
+func (t *Tuned) Save(dir string) error {
+	if t.Adapter != nil {
+		return t.Adapter.Save(dir)
+	}
+	if err := t.Model.Save(dir); err != nil {
+		return err
+	}
+	if t.BaseDir != "" {
+		return CopyTokenizerFiles(t.BaseDir, dir)
+	}
+	return nil
+}
+
+// tokenizerFiles are the files of a Hugging Face folder that describe
+// tokenization and generation, copied along with a written model.
+var tokenizerFiles = []string{
+	"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+	"tokenizer.model", "vocab.json", "merges.txt", "added_tokens.json",
+	"generation_config.json",
+}
+
+// CopyTokenizerFiles copies the tokenizer and generation files that exist
+// in src into dst.
+func CopyTokenizerFiles(src, dst string) error {
+	for _, name := range tokenizerFiles {
+		in, err := os.Open(filepath.Join(src, name))
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("tune: %w", err)
+		}
+		err = copyFile(in, filepath.Join(dst, name))
+		in.Close()
+		if err != nil {
+			return fmt.Errorf("tune: %w", err)
+		}
+	}
+	return nil
+}
+
+func copyFile(in io.Reader, path string) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
+		_, err := io.Copy(w, in)
+		return err
+	})
+}
