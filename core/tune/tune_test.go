@@ -2,8 +2,8 @@ package tune
 
 import (
 	"context"
-	"math"
 	"maps"
+	"math"
 	"path/filepath"
 	"runtime"
 	"strings"
