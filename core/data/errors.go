@@ -7,7 +7,7 @@ import "fmt"
 type Kind string
 
 const (
-	KindBadJSON    Kind = "bad_json"      // the line is not a JSON object (or a malformed CSV row)
+	KindBadJSON    Kind = "bad_json"       // the line is not a JSON object (or a malformed CSV row)
 	KindNoFormat   Kind = "unknown_format" // none of the known field sets is present
 	KindMissing    Kind = "missing_field"
 	KindType       Kind = "wrong_type"

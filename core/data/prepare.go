@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/lorafn/lorafn/core/tokenizer"
+	"github.com/lorafn/lorafn/internal/atomicfile"
 )
 
 // Overflow says what Prepare does with a record longer than MaxLen tokens.
@@ -236,7 +237,7 @@ func Prepare(ctx context.Context, src Reader, enc Encoder, out string, opts Opti
 	if err != nil {
 		return nil, err
 	}
-	if err := WriteFileAtomic(filepath.Join(tmp, StatsName), append(data, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(tmp, StatsName), append(data, '\n')); err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}
 	// Move the finished splits into place, stats.json last.

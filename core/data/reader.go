@@ -160,7 +160,6 @@ func (c *CSVReader) Next() (Record, error) {
 		if errors.Is(err, io.EOF) {
 			return Record{}, io.EOF
 		}
-		line, _ := c.r.FieldPos(0)
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
 			return Record{}, &LineError{File: c.name, Line: pe.StartLine, Kind: KindBadJSON, Err: fmt.Errorf("bad CSV: %w", pe.Err)}
@@ -168,6 +167,7 @@ func (c *CSVReader) Next() (Record, error) {
 		if err != nil {
 			return Record{}, fmt.Errorf("%s: %w", c.name, err)
 		}
+		line, _ := c.r.FieldPos(0)
 		if len(row) == 1 && strings.TrimSpace(row[0]) == "" {
 			continue // blank line
 		}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/lorafn/lorafn/internal/atomicfile"
 )
 
 // ManifestName is the file that lists a shard directory's files. It is
@@ -136,7 +138,7 @@ func (w *ShardWriter) Close() error {
 	if err != nil {
 		return err
 	}
-	if err := WriteFileAtomic(filepath.Join(w.dir, ManifestName), append(data, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(w.dir, ManifestName), append(data, '\n')); err != nil {
 		return fmt.Errorf("data: %w", err)
 	}
 	return nil
@@ -149,30 +151,6 @@ func (w *ShardWriter) Abort() {
 		os.Remove(w.cur.Name())
 		w.cur, w.bw, w.sw = nil, nil, nil
 	}
-}
-
-// WriteFileAtomic writes data to a temporary file beside path, syncs it
-// and renames it over path, so readers see the old or the new contents,
-// never a part.
-func WriteFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
 }
 
 // Shards reads the examples of a shard directory. Example is safe for
