@@ -37,6 +37,7 @@ type recordReport struct {
 func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("eval", stdout)
 	base := fs.String("base", "", "Hugging Face model folder (config.json, model.safetensors)")
+	adapter := fs.String("adapter", "", "PEFT LoRA adapter folder to apply to the base model")
 	data := fs.String("data", "", `JSONL file of {"input_ids": [...], "labels": [...]} records; labels optional, -100 ignored`)
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	perRecord := fs.Bool("per-record", false, "also report each record's loss")
@@ -49,7 +50,7 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := required("data", *data); err != nil {
 		return err
 	}
-	m, err := model.Load(*base, nil)
+	m, err := loadModel(*base, *adapter)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 func runGenerate(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("generate", stdout)
 	base := fs.String("base", "", "Hugging Face model folder")
+	adapter := fs.String("adapter", "", "PEFT LoRA adapter folder to apply to the base model")
 	promptIDs := fs.String("prompt-ids", "", "comma-separated prompt token ids, e.g. 1,2,3")
 	var opt model.GenerateOptions
 	fs.IntVar(&opt.MaxNewTokens, "max-new-tokens", 32, "tokens to generate at most")
@@ -34,7 +35,7 @@ func runGenerate(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return usageError{fmt.Sprintf("--prompt-ids: %v", err)}
 	}
-	m, err := model.Load(*base, nil)
+	m, err := loadModel(*base, *adapter)
 	if err != nil {
 		return err
 	}
