@@ -5,6 +5,9 @@
 //	lorafn eval     --base DIR --data FILE.jsonl [--json] [--per-record]
 //	lorafn generate --base DIR --prompt-ids 1,2,3 [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S]
 //	lorafn init     --config config.json --out DIR [--seed S] [--std X]
+//	lorafn tokenize --tokenizer FILE [--no-special] [--decode] [--input FILE]
+//	lorafn prep     --tokenizer FILE --data FILE.jsonl --out DIR [--chat-template NAME] [--max-len N] [--val-fraction F] [--pack]
+//	lorafn tokenizer train --vocab-size N --out tokenizer.json FILES...
 //
 // Each subcommand is one function returning an error; only main exits.
 package main
@@ -38,6 +41,11 @@ func commands() []command {
 		{"eval", "mean loss and perplexity of a model over a JSONL file", runEval},
 		{"generate", "continue a prompt with greedy or seeded sampling", runGenerate},
 		{"init", "write a randomly initialised model folder from a config.json", runInit},
+		{"tokenize", "encode lines of text to token ids (or --decode ids to text)", runTokenize},
+		{"prep", "validate, tokenize, split and shard a dataset for training", runPrep},
+		{"tokenizer", "tokenizer tools: 'tokenizer train' learns a byte-level BPE tokenizer.json", runTokenizer},
+		{"train", "fine-tune a model (LoRA, full or last-k layers) and write the adapter or model", runTrain},
+		{"merge", "fold a LoRA adapter into its base model and write a full model folder", runMerge},
 	}
 }
 

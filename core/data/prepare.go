@@ -1,6 +1,7 @@
 package data
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -233,11 +234,7 @@ func Prepare(ctx context.Context, src Reader, enc Encoder, out string, opts Opti
 	if err := p.val.w.Close(); err != nil {
 		return nil, err
 	}
-	data, err := json.MarshalIndent(&p.stats, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	if err := atomicfile.WriteFile(filepath.Join(tmp, StatsName), append(data, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(tmp, StatsName), indentJSON(&p.stats)); err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}
 	// Move the finished splits into place, stats.json last.
@@ -253,6 +250,17 @@ func Prepare(ctx context.Context, src Reader, enc Encoder, out string, opts Opti
 		return nil, fmt.Errorf("data: %w", err)
 	}
 	return &p.stats, nil
+}
+
+// indentJSON encodes v for people to read: indented, with <, > and &
+// left as they are (special tokens such as <|endoftext|>).
+func indentJSON(v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v) // plain structs of strings and numbers always encode
+	return buf.Bytes()
 }
 
 type preparer struct {

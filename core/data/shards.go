@@ -134,11 +134,7 @@ func (w *ShardWriter) Close() error {
 	if m.Files == nil {
 		m.Files = []ShardInfo{}
 	}
-	data, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFile(filepath.Join(w.dir, ManifestName), append(data, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(w.dir, ManifestName), indentJSON(m)); err != nil {
 		return fmt.Errorf("data: %w", err)
 	}
 	return nil
