@@ -66,10 +66,10 @@ func checkExample(name string, i int, ex Example, c *model.Config, seqLen int) e
 	return nil
 }
 
-// collate pads examples (cut to seqLen) on the right into one batch: pads
+// Collate pads examples (cut to seqLen) on the right into one batch: pads
 // are masked out and labelled IgnoreIndex. It returns the batch and its
 // number of target tokens.
-func collate(exs []Example, seqLen int) (*model.Batch, int) {
+func Collate(exs []Example, seqLen int) (*model.Batch, int) {
 	T := 0
 	for _, ex := range exs {
 		T = max(T, min(len(ex.IDs), seqLen))

@@ -130,7 +130,7 @@ func (t *Trainer) StepBatches(s int) ([]*model.Batch, int, error) {
 			}
 			exs[r] = ex
 		}
-		b, n := collate(exs, t.cfg.SeqLen)
+		b, n := Collate(exs, t.cfg.SeqLen)
 		out = append(out, b)
 		tokens += n
 	}
@@ -230,7 +230,7 @@ func (t *Trainer) Evaluate(ctx context.Context, ds Dataset) (float64, int, error
 			}
 			exs = append(exs, ex)
 		}
-		b, _ := collate(exs, t.cfg.SeqLen)
+		b, _ := Collate(exs, t.cfg.SeqLen)
 		res, err := t.Model.Loss(b)
 		if err != nil {
 			return 0, 0, fmt.Errorf("train: evaluation batch at example %d: %w", i, err)

@@ -133,7 +133,7 @@ func TestCollate(t *testing.T) {
 		{IDs: []int{5, 6, 7}, Labels: []int{-100, 6, 7}},
 		{IDs: []int{8, 9, 10, 11, 12}},
 	}
-	b, tokens := collate(exs, 4)
+	b, tokens := Collate(exs, 4)
 	if b.B != 2 || b.T != 4 {
 		t.Fatalf("batch %d×%d, want 2×4", b.B, b.T)
 	}
