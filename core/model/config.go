@@ -353,3 +353,31 @@ func strOr(p *string, d string) string {
 	}
 	return *p
 }
+
+// ParamCount returns the number of parameter values a model of this
+// configuration has, without allocating it (a tied head counts once).
+func (c *Config) ParamCount() int64 {
+	H, I, V := int64(c.Hidden), int64(c.Intermediate), int64(c.VocabSize)
+	q, kv := int64(c.Heads*c.HeadDim), int64(c.KVHeads*c.HeadDim)
+	var n, block int64
+	if c.Family == GPT2 {
+		block = 2*2*H + (H*3*H + 3*H) + (H*H + H) + (H*I + I) + (I*H + H)
+		n = V*H + int64(c.MaxPositions)*H + 2*H
+	} else {
+		block = 2*H + H*q + 2*H*kv + q*H + 3*H*I
+		if c.QKVBias {
+			block += q + 2*kv
+		}
+		if c.OBias {
+			block += H
+		}
+		if c.MLPBias {
+			block += 2*I + H
+		}
+		n = V*H + H
+		if !c.TieEmbeddings {
+			n += V * H
+		}
+	}
+	return n + int64(c.Layers)*block
+}

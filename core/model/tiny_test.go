@@ -95,3 +95,12 @@ func relErr(got, want []float32) float64 {
 	}
 	return num / den
 }
+
+func TestParamCountMatchesAllocation(t *testing.T) {
+	for name := range tinyConfigs {
+		m := tinyModel(t, name, 1)
+		if got, want := m.Config.ParamCount(), int64(m.NumParams()); got != want {
+			t.Errorf("%s: ParamCount %d, allocated %d", name, got, want)
+		}
+	}
+}
