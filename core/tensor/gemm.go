@@ -1,6 +1,9 @@
 package tensor
 
-import "sync"
+import (
+	"runtime"
+	"sync"
+)
 
 // The packed GEMM driver follows the GotoBLAS/BLIS scheme: op(B) is packed
 // into column panels nr wide, op(A) into row panels mr tall, kc steps of k
@@ -33,7 +36,7 @@ type kernel struct {
 	name   string
 	mr, nr int // tile of C per call
 	kc     int // k steps per packed block: an nr-wide B panel stays in L1
-	mc, nc int // rows and columns of C per task: a packed A block stays in L2
+	mc     int // rows of C per task: a packed A block stays in L2
 	fn     kernelFunc
 	// scratch holds per-task buffers (packed A block and partial sums); it
 	// is a cache of allocations and never affects results.
@@ -43,11 +46,12 @@ type kernel struct {
 func newKernel(name string, mr, nr int, fn kernelFunc) *kernel {
 	k := &kernel{name: name, mr: mr, nr: nr, kc: 256, fn: fn}
 	k.mc = mr * max(1, 96/mr)
-	k.nc = nr * max(1, 512/nr)
-	size := k.mc*k.kc + k.mc*k.nc
-	k.scratch.New = func() any { s := make([]float32, size); return &s }
+	k.scratch.New = func() any { return new([]float32) }
 	return k
 }
+
+// packChunk is how many k steps a transposing pack copies per pass.
+const packChunk = 16
 
 // parallelMinFlops is the smallest product (m·n·k) worth splitting across
 // goroutines; below it the start-up cost outweighs the gain.
@@ -75,12 +79,21 @@ func (kn *kernel) gemm(transA, transB bool, m, n, k int, alpha float32, a []floa
 // gemmPacked is gemm with op(B) already packed by packB.
 func (kn *kernel) gemmPacked(transA bool, m, n, k int, alpha float32, a []float32, lda int, bp []float32, beta float32, c []float32, ldc int) {
 	mt := (m + kn.mc - 1) / kn.mc
-	nt := (n + kn.nc - 1) / kn.nc
-	task := func(t int) {
-		i0, j0 := (t/nt)*kn.mc, (t%nt)*kn.nc
-		kn.block(transA, i0, min(kn.mc, m-i0), j0, min(kn.nc, n-j0), k, alpha, a, lda, bp, beta, c, ldc)
+	// Split the columns too only when there are too few row blocks to keep
+	// every thread busy: each column split packs the row block of A again.
+	// The split changes which goroutine computes what, never the result.
+	nt := 1
+	serial := m*n*k < parallelMinFlops
+	if want := 4 * runtime.GOMAXPROCS(0); !serial && mt < want {
+		nt = min((n+kn.nr-1)/kn.nr, (want+mt-1)/mt)
 	}
-	if m*n*k < parallelMinFlops {
+	nc := ((n+nt-1)/nt + kn.nr - 1) / kn.nr * kn.nr
+	nt = (n + nc - 1) / nc
+	task := func(t int) {
+		i0, j0 := (t/nt)*kn.mc, (t%nt)*nc
+		kn.block(transA, i0, min(kn.mc, m-i0), j0, min(nc, n-j0), k, alpha, a, lda, bp, beta, c, ldc)
+	}
+	if serial {
 		for t := 0; t < mt*nt; t++ {
 			task(t)
 		}
@@ -91,11 +104,15 @@ func (kn *kernel) gemmPacked(transA bool, m, n, k int, alpha float32, a []float3
 
 // block computes the mb×nb block of C at (i0, j0).
 func (kn *kernel) block(transA bool, i0, mb, j0, nb, k int, alpha float32, a []float32, lda int, bp []float32, beta float32, c []float32, ldc int) {
-	sp := kn.scratch.Get().(*[]float32)
-	defer kn.scratch.Put(sp)
-	ap, w := (*sp)[:kn.mc*kn.kc], (*sp)[kn.mc*kn.kc:]
 	mr, nr := kn.mr, kn.nr
 	tilesM := kn.mc / mr
+	sp := kn.scratch.Get().(*[]float32)
+	defer kn.scratch.Put(sp)
+	need := kn.mc*kn.kc + kn.mc*(nb+nr-1)/nr*nr
+	if len(*sp) < need {
+		*sp = make([]float32, need)
+	}
+	ap, w := (*sp)[:kn.mc*kn.kc], (*sp)[kn.mc*kn.kc:]
 	for pc := 0; pc < k; pc += kn.kc {
 		kb := min(kn.kc, k-pc)
 		kn.packA(ap, transA, a, lda, i0, mb, pc, kb)
@@ -154,10 +171,16 @@ func (kn *kernel) packA(dst []float32, transA bool, a []float32, lda, i0, mb, pc
 			}
 			continue
 		}
-		for r := 0; r < rows; r++ {
-			src := a[(i+r)*lda+pc : (i+r)*lda+pc+kb]
-			for p, v := range src {
-				pan[p*mr+r] = v
+		// Gather in chunks of packChunk steps so the writes stay in a few
+		// cache lines while each row is read sequentially.
+		for p0 := 0; p0 < kb; p0 += packChunk {
+			pn := min(packChunk, kb-p0)
+			for r := 0; r < rows; r++ {
+				src := a[(i+r)*lda+pc+p0 : (i+r)*lda+pc+p0+pn]
+				dst := pan[p0*mr+r:]
+				for p, v := range src {
+					dst[p*mr] = v
+				}
 			}
 		}
 	}
@@ -175,10 +198,14 @@ func (kn *kernel) packB(transB bool, k, n int, b []float32, ldb int) []float32 {
 		cols := min(nr, n-j)
 		if transB {
 			// op(B)[p][j] = b[j·ldb+p]: one source row per column.
-			for jj := 0; jj < cols; jj++ {
-				src := b[(j+jj)*ldb : (j+jj)*ldb+k]
-				for p, v := range src {
-					pan[p*nr+jj] = v
+			for p0 := 0; p0 < k; p0 += packChunk {
+				pn := min(packChunk, k-p0)
+				for jj := 0; jj < cols; jj++ {
+					src := b[(j+jj)*ldb+p0 : (j+jj)*ldb+p0+pn]
+					dst := pan[p0*nr+jj:]
+					for p, v := range src {
+						dst[p*nr] = v
+					}
 				}
 			}
 			return

@@ -1,0 +1,56 @@
+// Package bench holds lorafn's cross-package benchmarks: the training step
+// of core/model under each matrix backend, side by side in one run.
+package bench
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/lorafn/lorafn/core/model"
+	"github.com/lorafn/lorafn/core/tensor"
+)
+
+// smolLayerConfig is SmolLM2-135M's layer shape with 4 layers and an 8192
+// vocabulary, as in core/model's BenchmarkTrainStep and bench/torch_step.py.
+const smolLayerConfig = `{"architectures": ["LlamaForCausalLM"], "vocab_size": 8192,
+	"hidden_size": 576, "intermediate_size": 1536, "num_hidden_layers": 4,
+	"num_attention_heads": 9, "num_key_value_heads": 3, "head_dim": 64,
+	"max_position_embeddings": 8192, "rms_norm_eps": 1e-5, "rope_theta": 100000.0,
+	"tie_word_embeddings": true, "hidden_act": "silu"}`
+
+// BenchmarkTrainStep measures forward, loss and backward through every
+// layer (base weights frozen, batch 4 × 256) with each backend:
+//
+//	go test ./bench -run '^$' -bench TrainStep -cpu 1,2
+func BenchmarkTrainStep(b *testing.B) {
+	backends := []struct {
+		name string
+		be   tensor.Backend
+	}{{"gonum", tensor.Gonum{}}, {"fast", tensor.Fast{}}}
+	for _, be := range backends {
+		b.Run(be.name, func(b *testing.B) {
+			c, err := model.ParseConfig("bench", []byte(smolLayerConfig))
+			if err != nil {
+				b.Fatal(err)
+			}
+			m := model.New(c, be.be)
+			m.InitRandom(1, 0.02)
+			batch := randomBatch(c.VocabSize, 4, 256)
+			for b.Loop() {
+				if _, err := m.Backward(batch, model.Options{EmbedGrad: true}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*batch.B*batch.T)/b.Elapsed().Seconds(), "tokens/s")
+		})
+	}
+}
+
+func randomBatch(vocab, B, T int) *model.Batch {
+	rng := rand.New(rand.NewPCG(2, 7))
+	ids := make([]int, B*T)
+	for i := range ids {
+		ids[i] = rng.IntN(vocab)
+	}
+	return &model.Batch{B: B, T: T, IDs: ids}
+}
