@@ -2,7 +2,6 @@ package runs
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 )
 
@@ -27,7 +26,19 @@ func (e *StepError) Error() string {
 	if len(e.Reasons) == 0 {
 		return e.Msg
 	}
-	return fmt.Sprintf("%s: %s", e.Msg, strings.Join(e.Reasons, "; "))
+	return e.Msg + ReasonSep + strings.Join(e.Reasons, ReasonSep)
+}
+
+// ReasonSep separates a StepError's message from each of its reasons in
+// the error text, so the text stays readable and the reasons can be
+// recovered from it.
+const ReasonSep = "\n  - "
+
+// SplitReasons splits an error text made by StepError.Error into the
+// message and the reasons.
+func SplitReasons(text string) (string, []string) {
+	parts := strings.Split(text, ReasonSep)
+	return parts[0], parts[1:]
 }
 
 // ErrorName returns the Step Functions error name of err: a StepError's

@@ -77,3 +77,26 @@ func ID(dataset, datasetETag, baseETag string, cfg Config) string {
 	sum := h.Sum(nil)
 	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum)[:26])
 }
+
+// Verdict is the evaluation's summary that the quality gate routes on and
+// promote records.
+type Verdict struct {
+	Pass        bool     `json:"pass"`
+	Reasons     []string `json:"reasons"` // why it passed or failed, one line per check
+	ValLoss     float64  `json:"valLoss"`
+	BaseValLoss float64  `json:"baseValLoss"`
+	// Forgetting is the relative perplexity change on the general set.
+	Forgetting *float64 `json:"forgetting,omitempty"`
+	Report     string   `json:"report"` // key prefix of the report
+}
+
+// CurrentPointer is adapters/<name>/CURRENT.json.
+type CurrentPointer struct {
+	Version    string    `json:"version"`
+	Path       string    `json:"path"`
+	RunID      string    `json:"run_id"`
+	BaseModel  string    `json:"base_model"`
+	BaseETag   string    `json:"base_model_etag"`
+	ValLoss    float64   `json:"val_loss"`
+	PromotedAt time.Time `json:"promoted_at"`
+}
