@@ -111,16 +111,50 @@ func newChatTemplate(f ChatFamily, system, bos, eos string) (*ChatTemplate, erro
 	return &ChatTemplate{Family: f, DefaultSystem: system, BOS: bos, EOS: eos}, nil
 }
 
-// chatmlSystem finds a ChatML template's literal default system turn.
-var chatmlSystem = regexp.MustCompile(`'<\|im_start\|>system\\n([^'\\]*)<\|im_end\|>\\n'`)
+// chatmlSystem finds a ChatML template's literal default system turn, a
+// Jinja string such as '<|im_start|>system\nYou are ...<|im_end|>\n'.
+var chatmlSystem = regexp.MustCompile(`'<\|im_start\|>system\\n((?:[^'\\]|\\.)*)<\|im_end\|>\\n'`)
+
+// Signatures: fragments of the Jinja source that only the templates each
+// family stands for contain, as written in the models' tokenizer_config.json.
+var (
+	chatmlTurn = []string{
+		`'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'`, // Qwen2, SmolLM2, ChatML
+		`'<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>' + '\n'`,       // Qwen2.5
+	}
+	llama3Sig = []string{
+		`'<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>'`,
+		`{% set content = bos_token + content %}`,
+	}
+	llama2Sig = []string{
+		`{% set content = '<<SYS>>\n' + system_message + '\n<</SYS>>\n\n' + message['content'] %}`,
+		`{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}`,
+		`{{ ' '  + content.strip() + ' ' + eos_token }}`,
+	}
+	mistralSig = []string{
+		`{{ bos_token }}{% for message in messages %}`,
+		`{{ '[INST] ' + message['content'] + ' [/INST]' }}`,
+		`{{ message['content'] + eos_token}}`,
+		`raise_exception('Only user and assistant roles are supported!')`,
+	}
+	zephyrSig = []string{
+		`{{ '<|user|>\n' + message['content'] + eos_token }}`,
+		`{{ '<|system|>\n' + message['content'] + eos_token }}`,
+		`{{ '<|assistant|>\n'  + message['content'] + eos_token }}`,
+		`{{ '<|assistant|>' }}`,
+	}
+	// Features lorafn does not render: a template using any is not taken
+	// for its family even if the signature matches.
+	unsupported = []string{"<think>", "reasoning_content", "Cutting Knowledge Date", "USE_DEFAULT_PROMPT", "DEFAULT_SYSTEM_MESSAGE", "[SYSTEM_PROMPT]", "[AVAILABLE_TOOLS]", "generation %}"}
+)
 
 // DetectChatTemplate recognises the family of a Jinja chat_template (from
-// tokenizer_config.json) by the strings only that family's templates
-// contain. A template lorafn does not recognise is an error: rendering it
-// with a guessed format would train the model on text it never sees when
-// served.
+// tokenizer_config.json) by fragments that only that family's templates
+// contain. A template lorafn does not recognise is an error, not a guess:
+// rendering it in a near-miss format would train the model on text it
+// never sees when served.
 func DetectChatTemplate(src, bos, eos string) (*ChatTemplate, error) {
-	has := func(subs ...string) bool {
+	allOf := func(subs []string) bool {
 		for _, s := range subs {
 			if !strings.Contains(src, s) {
 				return false
@@ -128,32 +162,55 @@ func DetectChatTemplate(src, bos, eos string) (*ChatTemplate, error) {
 		}
 		return true
 	}
+	anyOf := func(subs []string) bool {
+		for _, s := range subs {
+			if strings.Contains(src, s) {
+				return true
+			}
+		}
+		return false
+	}
 	switch {
-	case has("<think>") || has("reasoning_content"):
-		// Qwen3 and similar: thinking turns are rewritten by the template.
-	case has("<|im_start|>", "<|im_end|>", "message['role'] + '\\n' + message['content']"),
-		has("<|im_start|>", "<|im_end|>", "message.role + '\\n' + message.content"):
+	case anyOf(unsupported):
+	case anyOf(chatmlTurn) && !strings.Contains(src, "bos_token") && !strings.Contains(src, "eos_token"):
 		system := ""
 		if m := chatmlSystem.FindStringSubmatch(src); m != nil {
-			system = m[1]
+			system = jinjaUnescape(m[1])
 		}
 		return newChatTemplate(ChatML, system, bos, eos)
-	case has("<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "| trim"):
-		if has("Cutting Knowledge Date") || has("tools") {
-			break // Llama-3.1 and later add a dated system turn
-		}
+	case allOf(llama3Sig):
 		return newChatTemplate(Llama3, "", bos, eos)
-	case has("[INST]", "[/INST]", "<<SYS>>"):
+	case allOf(llama2Sig):
 		return newChatTemplate(Llama2, "", bos, eos)
-	case has("[INST]", "[/INST]", "raise_exception('Only user and assistant roles are supported!')"):
-		if has("[AVAILABLE_TOOLS]") || has("[SYSTEM_PROMPT]") {
-			break
-		}
+	case allOf(mistralSig):
 		return newChatTemplate(Mistral, "", bos, eos)
-	case has("<|user|>", "<|assistant|>", "<|system|>", "eos_token"):
+	case allOf(zephyrSig):
 		return newChatTemplate(Zephyr, "", bos, eos)
 	}
 	return nil, fmt.Errorf("tokenizer: chat_template not recognised (lorafn renders %s); name one with --chat-template", strings.Join(ChatTemplateNames(), ", "))
+}
+
+// jinjaUnescape resolves the backslash escapes of a Jinja string literal.
+func jinjaUnescape(s string) string {
+	var sb strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 == len(s) {
+			sb.WriteByte(s[i])
+			continue
+		}
+		i++
+		switch s[i] {
+		case 'n':
+			sb.WriteByte('\n')
+		case 't':
+			sb.WriteByte('\t')
+		case 'r':
+			sb.WriteByte('\r')
+		default:
+			sb.WriteByte(s[i])
+		}
+	}
+	return sb.String()
 }
 
 // chatBuilder accumulates rendered text and its trained spans.

@@ -12,7 +12,7 @@ import (
 // goldenNames are the configurations testdata/golden/gen.mjs writes.
 var goldenNames = []string{
 	"gpt2", "gpt2-prefix-pairs", "llama3-style", "qwen2-style", "smollm2-style",
-	"split-behaviors", "llama2", "llama2-metaspace", "llama2-metaspace-split",
+	"split-behaviors", "trained", "llama2", "llama2-metaspace", "llama2-metaspace-split",
 	"llama2-unk-fused", "llama2-unk",
 }
 

@@ -234,7 +234,7 @@ func (h *pairHeap) Less(i, j int) bool {
 	return xb < yb
 }
 func (h *pairHeap) Swap(i, j int) { h.items[i], h.items[j] = h.items[j], h.items[i] }
-func (h *pairHeap) Push(x any)   { h.items = append(h.items, x.(pairItem)) }
+func (h *pairHeap) Push(x any)    { h.items = append(h.items, x.(pairItem)) }
 func (h *pairHeap) Pop() any {
 	n := len(h.items) - 1
 	it := h.items[n]

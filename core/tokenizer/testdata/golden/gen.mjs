@@ -2,11 +2,19 @@
 // against. Run it through ../fetch.sh, which installs the npm packages
 // pinned in package-lock.json first.
 //
-//   node gen.mjs --npm DIR --gpt2 DIR --corpus FILE --out DIR
+//   node gen.mjs --npm DIR --gpt2 DIR --corpus FILE --trained FILE
+//                --chat-templates FILE --chat-conversations FILE --out DIR
 //
 // --npm    folder holding node_modules with the packages of package.json
 // --gpt2   folder holding GPT-2's encoder.json and vocab.bpe
 // --corpus JSON list of input texts
+// --trained tokenizer.json written by `lorafn tokenizer train`; it must
+//          load in Hugging Face's tokenizers, and its ids become golden
+//          data like the other vocabularies
+// --chat-templates, --chat-conversations  Jinja chat templates (as in the
+//          models' tokenizer_config.json) and conversations to render with
+//          @huggingface/jinja (the engine transformers.js uses) into
+//          golden/chat.json
 // --out    output folder; gets tokenizers/<name>.json (the tokenizer files
 //          the Go tests load) and golden/<name>.json (the expected results)
 //
@@ -30,7 +38,7 @@ function parseArgs(argv) {
     }
     args[argv[i].slice(2)] = argv[i + 1];
   }
-  for (const k of ['npm', 'gpt2', 'corpus', 'out']) {
+  for (const k of ['npm', 'gpt2', 'corpus', 'trained', 'chat-templates', 'chat-conversations', 'out']) {
     if (!args[k]) throw new Error(`missing --${k}`);
   }
   return args;
@@ -42,6 +50,7 @@ const require = createRequire(path.join(npmDir, 'package.json'));
 const rust = require('tokenizers');
 const js = require('@huggingface/tokenizers');
 const gpt3encoder = require('gpt-3-encoder');
+const { Template } = require('@huggingface/jinja');
 const pkgDir = (name) => path.join(npmDir, 'node_modules', name);
 const readJSON = (p) => JSON.parse(fs.readFileSync(p, 'utf8'));
 const version = (name) => readJSON(path.join(pkgDir(name), 'package.json')).version;
@@ -234,6 +243,12 @@ function configs() {
     out.push({ name: 'split-behaviors', json: j, config: {} });
   }
 
+  // The byte-level BPE that lorafn trained, byte for byte as written.
+  {
+    const raw = fs.readFileSync(path.resolve(args.trained));
+    out.push({ name: 'trained', json: JSON.parse(raw), raw, config: {} });
+  }
+
   // Llama-2 vocabulary (SentencePiece-style BPE with byte fallback), as shipped.
   out.push({ name: 'llama2', json: llama2, config: llama2Config });
 
@@ -320,7 +335,7 @@ const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
 const summary = [];
 for (const c of configs()) {
   const tokFile = path.join(outDir, 'tokenizers', `${c.name}.json`);
-  fs.writeFileSync(tokFile, JSON.stringify(c.json));
+  fs.writeFileSync(tokFile, c.raw ?? JSON.stringify(c.json));
   const ref = rust.Tokenizer.fromFile(tokFile);
   let jsTok = null;
   let jsError = null;
@@ -384,3 +399,37 @@ for (const c of configs()) {
     (c.name === 'gpt2' ? `; gpt-3-encoder disagrees on ${gpt3Mismatches}` : ''));
 }
 console.log(summary.join('\n'));
+
+// ---- Chat templates ----
+
+// Each template renders each conversation, with and without the generation
+// prompt, the way transformers.js applies chat templates. A render that
+// raises (raise_exception, e.g. roles not alternating) is recorded as an
+// error: lorafn must refuse the same conversations.
+{
+  const templates = readJSON(path.resolve(args['chat-templates']));
+  const conversations = readJSON(path.resolve(args['chat-conversations']));
+  const out = [];
+  let errors = 0;
+  for (const t of templates) {
+    const tmpl = new Template(t.template);
+    const renders = [];
+    conversations.forEach((messages, i) => {
+      for (const gen of [false, true]) {
+        const r = { conversation: i, add_generation_prompt: gen, text: null, error: null };
+        try {
+          r.text = tmpl.render({ messages: clone(messages), bos_token: t.bos, eos_token: t.eos, add_generation_prompt: gen });
+        } catch (e) {
+          r.error = String(e.message ?? e);
+          errors++;
+        }
+        renders.push(r);
+      }
+    });
+    out.push({ ...t, renders });
+  }
+  fs.writeFileSync(path.join(outDir, 'golden', 'chat.json'), JSON.stringify({
+    reference: `@huggingface/jinja@${version('@huggingface/jinja')}`, conversations, templates: out,
+  }, null, 1));
+  console.log(`chat: ${templates.length} templates x ${conversations.length} conversations x 2; ${errors} renders raised`);
+}
