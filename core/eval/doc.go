@@ -1,0 +1,30 @@
+// Package eval measures a fine-tuned model against its base model and
+// writes the result as a report.
+//
+// Everything here is a deterministic function of its inputs: examples are
+// visited in index order, batches are cut at fixed boundaries, generation is
+// greedy, and ties are broken by a documented order. Losses are natural-log
+// cross-entropies averaged over target tokens, as Hugging Face reports them;
+// perplexity is exp(mean loss).
+//
+// The package works on prepared examples (token ids and labels in Hugging
+// Face's unshifted convention, IgnoreIndex on tokens without loss) and needs
+// no tokenizer:
+//
+//   - Loss and perplexity of a model over a dataset (Loss).
+//   - Task metrics (Tasks): an example's prompt is its ids before the first
+//     target token and its answer the target tokens. When the answers take
+//     few distinct values (IsClassification states the rule) the task is
+//     scored by rank classification (Classify: accuracy, macro-F1, confusion
+//     matrix, majority baseline); otherwise by exact match of a greedy
+//     generation (ExactMatch).
+//   - Forgetting (perplexity change of the tuned model on general text) and
+//     an overfitting signal (training-sample loss against validation loss).
+//   - A Report holding both models' metrics, the training summary read from
+//     train_log.jsonl and a cost estimate, rendered as JSON, Markdown and a
+//     loss-curve SVG.
+//
+// Comparing a base model with its adapter is the caller's loop: compute
+// Metrics with the adapter detached, then attached, and give both to a
+// Report. The package never touches files except through WriteFiles.
+package eval
