@@ -139,4 +139,3 @@ func TestStringMatches(t *testing.T) {
 		}
 	}
 }
-

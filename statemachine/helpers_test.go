@@ -3,6 +3,7 @@ package statemachine
 import (
 	"context"
 	"encoding/json"
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -24,11 +25,17 @@ func run(t *testing.T, def, input string, res Resources) (Description, []Event) 
 
 func runOn(t *testing.T, m *Machine, name, input string) (Description, []Event) {
 	t.Helper()
+	// The execution outlives this call's wait: continuations it starts
+	// inherit its (background) context.
+	e, err := m.Start(context.Background(), name, json.RawMessage(input))
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	e, d, err := m.Run(ctx, name, json.RawMessage(input))
+	d, err := e.Wait(ctx)
 	if err != nil {
-		t.Fatalf("Run: %v", err)
+		t.Fatalf("Wait: %v", err)
 	}
 	return d, e.History()
 }
@@ -97,3 +104,10 @@ func eventTypes(h []Event) []string {
 	}
 	return out
 }
+
+type (
+	ctxT = context.Context
+	rawT = json.RawMessage
+)
+
+func newTestRand() *rand.Rand { return rand.New(rand.NewPCG(1, 2)) }
