@@ -47,3 +47,22 @@ func x86Features() (avx2fma, avx512 bool) {
 	avx512 = avx2fma && ebx7&avx512fBit != 0 && xcr0&zmmState == zmmState
 	return avx2fma, avx512
 }
+
+//go:noescape
+func expAVX2(dst, src *float32, n int)
+
+//go:noescape
+func expAVX512(dst, src *float32, n int)
+
+// cpuVecs lists the elementwise kernels this CPU supports, fastest first.
+func cpuVecs() []*vecKernel {
+	var vs []*vecKernel
+	hasAVX2, hasAVX512 := x86Features()
+	if hasAVX512 {
+		vs = append(vs, &vecKernel{name: "avx512", width: 16, exp: expAVX512})
+	}
+	if hasAVX2 {
+		vs = append(vs, &vecKernel{name: "avx2", width: 8, exp: expAVX2})
+	}
+	return append(vs, &vecKernel{name: "go", width: 1, exp: expGoPtr})
+}

@@ -31,7 +31,7 @@ type Backend interface {
 }
 
 // Default returns the backend lorafn uses unless told otherwise.
-func Default() Backend { return Gonum{} }
+func Default() Backend { return Fast{} }
 
 // checkGemm panics with ErrShape when the arguments cannot describe the
 // product; it is shared by every backend so they fail identically.
