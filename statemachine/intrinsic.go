@@ -129,7 +129,7 @@ func (p *intrinsicParser) parseExpr(depth int) (expr, error) {
 			i++
 		}
 		n := json.Number(rest[:i])
-		if _, err := n.Float64(); err != nil {
+		if _, err := n.Float64(); err != nil || !json.Valid([]byte(n)) {
 			return expr{}, fmt.Errorf("bad number %q", rest[:i])
 		}
 		p.pos += i
