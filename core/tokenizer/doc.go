@@ -21,6 +21,24 @@
 // Any other component type makes Parse fail with an error naming the JSON
 // field and the type value.
 //
+// Chat templates: lorafn renders conversations natively for the families
+// in ChatTemplateNames (ChatML with the Qwen2, Qwen2.5 and SmolLM2 default
+// system prompts, Llama-3, Llama-2, Mistral v0.2, Zephyr). DetectChatTemplate
+// recognises a tokenizer_config.json chat_template by fragments only that
+// family's template contains and refuses anything else (including near
+// misses such as Mistral v0.1 or Llama-3.1), since a guessed format would
+// train on text the served model never sees. Renderings are checked in the
+// tests against @huggingface/jinja rendering the real template strings;
+// where that engine and Python's Jinja differ (Llama-2 with an empty system
+// message), lorafn follows transformers. RenderedChat.Train marks the
+// assistant turns (content and end-of-turn marker) for completion-only
+// loss.
+//
+// Training: BPETrainer learns a GPT-2 style byte-level BPE tokenizer.json
+// deterministically (word counts, most frequent pair first, ties broken by
+// the pair's strings). The tests check that Hugging Face's tokenizers loads
+// the written file and encodes exactly as this package does.
+//
 // Split patterns are read from the file and translated from Oniguruma
 // syntax (what the reference uses) to Go's RE2: \s, \S, \d, \w and their
 // negations become explicit Unicode classes, ^ and $ become line anchors,
