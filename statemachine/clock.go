@@ -16,8 +16,9 @@ type Clock interface {
 	// Sleep waits for d to pass or for ctx to end, whichever is first, and
 	// returns ctx.Err() in the second case.
 	Sleep(ctx context.Context, d time.Duration) error
-	// AfterFunc calls f in its own goroutine once d has passed; stop
-	// prevents the call if it has not happened yet.
+	// AfterFunc calls f once d has passed (RealClock: in its own
+	// goroutine; VirtualClock: inside the Sleep or Advance that passes the
+	// time); stop prevents the call if it has not happened yet.
 	AfterFunc(d time.Duration, f func()) (stop func() bool)
 }
 

@@ -104,7 +104,10 @@ func TestContextObject(t *testing.T) {
 	}
 	m.Name = "tune"
 	m.Clock = NewVirtualClock(testStart)
-	d, _ := runOn(t, m, "run-1", `{"k":"v"}`)
+	_, d, err := m.Run(context.Background(), "run-1", json.RawMessage(`{"k":"v"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
 	assertJSON(t, string(d.Output), `{
 		"id":"arn:aws:states:us-east-1:123456789012:execution:tune:run-1","name":"run-1","input":{"k":"v"},
 		"start":"2026-01-02T03:04:05.000Z","state":"Ctx","entered":"2026-01-02T03:04:05.000Z","retries":0,
