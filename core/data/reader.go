@@ -43,6 +43,10 @@ func NewJSONLReader(r io.Reader, name string) *JSONLReader {
 func (j *JSONLReader) Next() (Record, error) {
 	for {
 		line, err := j.readLine()
+		if errors.Is(err, errLineTooLong) {
+			j.line++
+			return Record{}, &LineError{File: j.name, Line: j.line, Kind: KindTooLong, Err: err}
+		}
 		if err != nil {
 			return Record{}, err
 		}
@@ -62,21 +66,30 @@ func (j *JSONLReader) Next() (Record, error) {
 	}
 }
 
+// errLineTooLong reports a line over MaxLineBytes; the reader skips it.
+var errLineTooLong = fmt.Errorf("line longer than %d bytes", MaxLineBytes)
+
 // readLine returns the next line without its end-of-line bytes, io.EOF
-// after the last one.
+// after the last one. A line over MaxLineBytes is read to its end and
+// dropped, giving errLineTooLong.
 func (j *JSONLReader) readLine() ([]byte, error) {
 	var buf []byte
+	tooLong := false
 	for {
 		chunk, err := j.r.ReadSlice('\n')
-		if len(buf)+len(chunk) > MaxLineBytes {
-			return nil, fmt.Errorf("%s:%d: line longer than %d bytes", j.name, j.line+1, MaxLineBytes)
+		if !tooLong && len(buf)+len(chunk) > MaxLineBytes {
+			tooLong, buf = true, nil
 		}
-		buf = append(buf, chunk...)
+		if !tooLong {
+			buf = append(buf, chunk...)
+		}
 		switch {
-		case err == nil:
-			return bytes.TrimRight(buf, "\r\n"), nil
 		case errors.Is(err, bufio.ErrBufferFull):
 			continue
+		case tooLong && (err == nil || errors.Is(err, io.EOF)):
+			return nil, errLineTooLong
+		case err == nil:
+			return bytes.TrimRight(buf, "\r\n"), nil
 		case errors.Is(err, io.EOF) && len(buf) > 0:
 			return bytes.TrimRight(buf, "\r"), nil
 		case errors.Is(err, io.EOF):

@@ -223,3 +223,11 @@ func FuzzCSV(f *testing.F) {
 		checkReader(t, r)
 	})
 }
+
+func TestJSONLLineTooLong(t *testing.T) {
+	in := `{"text": "a"}` + "\n" + `{"text": "` + strings.Repeat("x", MaxLineBytes) + `"}` + "\n" + `{"text": "b"}` + "\n"
+	recs, errs := readAllRecords(t, NewJSONLReader(strings.NewReader(in), "big.jsonl"))
+	if len(recs) != 2 || recs[1].Text != "b" || recs[1].Line != 3 || len(errs) != 1 || errs[0].Line != 2 || errs[0].Kind != KindTooLong {
+		t.Fatalf("records %d, errors %v", len(recs), errs)
+	}
+}
