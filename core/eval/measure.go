@@ -13,7 +13,7 @@ type Metrics struct {
 	Validation     *LossResult       `json:"validation,omitempty"`
 	Reference      *LossResult       `json:"reference,omitempty"`    // general text, for forgetting
 	TrainSample    *LossResult       `json:"train_sample,omitempty"` // for overfitting
-	Classification *Classification  `json:"classification,omitempty"`
+	Classification *Classification   `json:"classification,omitempty"`
 	ExactMatch     *ExactMatchResult `json:"exact_match,omitempty"`
 }
 

@@ -34,9 +34,9 @@ func LossCurveSVG(lines []LogLine) []byte {
 	x0, x1 := float64(lines[0].Step), float64(lines[len(lines)-1].Step)
 	y0, y1 := math.Inf(1), math.Inf(-1)
 	for _, l := range lines {
-		y0, y1 = math.Min(y0, l.Loss), math.Max(y1, l.Loss)
+		y0, y1 = math.Min(y0, clampLoss(l.Loss)), math.Max(y1, clampLoss(l.Loss))
 		if l.ValLoss != nil {
-			y0, y1 = math.Min(y0, *l.ValLoss), math.Max(y1, *l.ValLoss)
+			y0, y1 = math.Min(y0, clampLoss(*l.ValLoss)), math.Max(y1, clampLoss(*l.ValLoss))
 		}
 	}
 	xs, ys := niceTicks(x0, x1, 8, true), niceTicks(y0, y1, 6, false)
@@ -50,16 +50,17 @@ func LossCurveSVG(lines []LogLine) []byte {
 	fmt.Fprintf(&b, `<line class="axis" x1="%d" y1="%d" x2="%d" y2="%d"/>`+"\n", plotLeft, plotBottom, plotRight, plotBottom)
 	fmt.Fprintf(&b, `<line class="axis" x1="%d" y1="%d" x2="%d" y2="%d"/>`+"\n", plotLeft, plotTop, plotLeft, plotBottom)
 	b.WriteString("</g>\n")
+	xStep, yStep := xs[1]-xs[0], ys[1]-ys[0]
 	for _, v := range xs {
 		x := num(px(v))
 		fmt.Fprintf(&b, `<line class="xtick" x1="%s" y1="%d" x2="%s" y2="%d" stroke="#888"/>`+"\n", x, plotBottom, x, plotBottom+5)
-		fmt.Fprintf(&b, `<text class="xtick-label" x="%s" y="%d" text-anchor="middle">%s</text>`+"\n", x, plotBottom+19, tickLabel(v))
+		fmt.Fprintf(&b, `<text class="xtick-label" x="%s" y="%d" text-anchor="middle">%s</text>`+"\n", x, plotBottom+19, tickLabel(v, xStep))
 	}
 	for _, v := range ys {
 		y := num(py(v))
 		fmt.Fprintf(&b, `<line class="grid" x1="%d" y1="%s" x2="%d" y2="%s" stroke="#eee"/>`+"\n", plotLeft, y, plotRight, y)
 		fmt.Fprintf(&b, `<line class="ytick" x1="%d" y1="%s" x2="%d" y2="%s" stroke="#888"/>`+"\n", plotLeft-5, y, plotLeft, y)
-		fmt.Fprintf(&b, `<text class="ytick-label" x="%d" y="%s" text-anchor="end" dominant-baseline="middle">%s</text>`+"\n", plotLeft-8, y, tickLabel(v))
+		fmt.Fprintf(&b, `<text class="ytick-label" x="%d" y="%s" text-anchor="end" dominant-baseline="middle">%s</text>`+"\n", plotLeft-8, y, tickLabel(v, yStep))
 	}
 	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">step</text>`+"\n", (plotLeft+plotRight)/2, svgHeight-16)
 	fmt.Fprintf(&b, `<text x="16" y="%d" text-anchor="middle" transform="rotate(-90 16 %d)">loss (nats per token)</text>`+"\n", (plotTop+plotBottom)/2, (plotTop+plotBottom)/2)
@@ -67,9 +68,9 @@ func LossCurveSVG(lines []LogLine) []byte {
 	// Data.
 	var train, val []string
 	for _, l := range lines {
-		train = append(train, num(px(float64(l.Step)))+","+num(py(l.Loss)))
+		train = append(train, num(px(float64(l.Step)))+","+num(py(clampLoss(l.Loss))))
 		if l.ValLoss != nil {
-			val = append(val, num(px(float64(l.Step)))+","+num(py(*l.ValLoss)))
+			val = append(val, num(px(float64(l.Step)))+","+num(py(clampLoss(*l.ValLoss))))
 		}
 	}
 	fmt.Fprintf(&b, `<polyline class="train" fill="none" stroke="#1f77b4" stroke-width="1.5" points="%s"/>`+"\n", strings.Join(train, " "))
@@ -117,7 +118,7 @@ func niceTicks(lo, hi float64, want int, integer bool) []float64 {
 	}
 	first, last := math.Floor(lo/step+1e-9), math.Ceil(hi/step-1e-9)
 	var out []float64
-	for i := first; i <= last; i++ {
+	for i := first; i <= last || len(out) < 2; i++ {
 		out = append(out, i*step)
 	}
 	return out
@@ -126,7 +127,21 @@ func niceTicks(lo, hi float64, want int, integer bool) []float64 {
 // num formats a coordinate with two decimals.
 func num(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
 
-// tickLabel formats a tick value without float noise (0.30000000000000004).
-func tickLabel(v float64) string {
-	return strconv.FormatFloat(v, 'f', -1, 32)
+// maxPlotted bounds the losses drawn, so that a diverged step cannot
+// overflow the axis arithmetic; such a step is drawn at the bound.
+const maxPlotted = 1e12
+
+func clampLoss(v float64) float64 { return math.Min(v, maxPlotted) }
+
+// tickLabel formats a tick value with as many decimals as the tick spacing
+// needs, so that no float noise (0.30000000000000004) shows.
+func tickLabel(v, step float64) string {
+	if v == 0 {
+		return "0"
+	}
+	d := max(0, int(-math.Floor(math.Log10(step)+1e-9)))
+	if math.Abs(v) >= 1e7 || d > 8 {
+		return strconv.FormatFloat(v, 'g', 6, 64)
+	}
+	return strconv.FormatFloat(v, 'f', d, 64)
 }
