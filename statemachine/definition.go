@@ -417,6 +417,9 @@ func parseOptPath(state, field string, f map[string]json.RawMessage) (optPath, e
 	if err != nil {
 		return optPath{}, defErr(state, field, "%v", err)
 	}
+	if pp.context {
+		return optPath{}, defErr(state, field, "must select from the state's data, not the context object ($$)")
+	}
 	return optPath{p: pp}, nil
 }
 

@@ -38,7 +38,8 @@ const (
 // task's effective Parameters; the returned JSON is the task result.
 //
 // Invoke must honour ctx: it is cancelled when the task times out or the
-// execution stops. An error of type *TaskError fails the task with that
+// execution stops. The task fails at that moment either way; an Invoke
+// that ignores ctx runs on, and its result is dropped. An error of type *TaskError fails the task with that
 // error name and cause; any other error fails it as States.TaskFailed.
 type Resources interface {
 	Invoke(ctx context.Context, resource string, params json.RawMessage) (json.RawMessage, error)

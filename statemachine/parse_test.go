@@ -26,6 +26,7 @@ func TestParseRejects(t *testing.T) {
 		{"unreachable", `{"StartAt":"A","States":{"A":{"Type":"Succeed"},"B":{"Type":"Succeed"}}}`, ErrInvalidDefinition, "B", "", "unreachable"},
 		{"bad JSONPath", task(`"InputPath":"$..[bad","End":true`), ErrInvalidDefinition, "T", "InputPath", "unclosed"},
 		{"ResultPath wildcard", task(`"ResultPath":"$.a[*]","End":true`), ErrInvalidDefinition, "T", "ResultPath", "reference path"},
+		{"InputPath from context", task(`"InputPath":"$$.Execution","End":true`), ErrInvalidDefinition, "T", "InputPath", "context"},
 		{"ResultPath into context", task(`"ResultPath":"$$.Execution","End":true`), ErrInvalidDefinition, "T", "ResultPath", "context"},
 		{"bad Parameters path", `{"StartAt":"P","States":{"P":{"Type":"Pass","Parameters":{"a.$":"x.y"},"End":true}}}`, ErrInvalidDefinition, "P", "Parameters", "Parameters.a.$"},
 		{"non-string .$ value", `{"StartAt":"P","States":{"P":{"Type":"Pass","Parameters":{"a.$":3},"End":true}}}`, ErrInvalidDefinition, "P", "Parameters", "must be a string"},

@@ -158,11 +158,7 @@ func inputPath(s *state, raw any) (any, error) {
 	case s.inputPath.p == nil:
 		return raw, nil
 	}
-	doc := raw
-	if s.inputPath.p.context {
-		return nil, failure(ErrRuntime, "InputPath %s may not address the context object", s.inputPath.p)
-	}
-	v, err := s.inputPath.p.get(doc)
+	v, err := s.inputPath.p.get(raw)
 	if err != nil {
 		return nil, failure(ErrRuntime, "Invalid path '%s' : No results for path: %s", s.inputPath.p, s.inputPath.p)
 	}

@@ -433,3 +433,72 @@ func TestStartDedupe(t *testing.T) {
 	}
 	e4.Wait(ctx)
 }
+
+// startExecution on the machine's own ARN starts a child execution; .sync
+// waits and returns its output as a JSON string, .sync:2 parsed. Other
+// state machines, like every other integration, go to Resources.
+func TestStartExecutionIntegration(t *testing.T) {
+	def := func(resource string) string {
+		return `{"StartAt":"Child?","States":{
+		"Child?":{"Type":"Choice","Choices":[{"Variable":"$.child","IsPresent":true,"Next":"Work"}],"Default":"Spawn"},
+		"Work":{"Type":"Pass","Parameters":{"doubled.$":"States.MathAdd($.child, $.child)"},"End":true},
+		"Spawn":{"Type":"Task","Resource":"` + resource + `","Parameters":{"StateMachineArn.$":"$$.StateMachine.Id","Name":"kid","Input":{"child.$":"$.n"}},"End":true}}}`
+	}
+	out := mustSucceed(t, def(resStartExecSync2), `{"n":21}`, nil)
+	var got map[string]any
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got["Output"]) != "map[doubled:42]" || got["Status"] != "SUCCEEDED" || got["Name"] != "kid" {
+		t.Errorf(".sync:2 result %s", out)
+	}
+	out = mustSucceed(t, def(resStartExecSync), `{"n":21}`, nil)
+	if !strings.Contains(out, `"Output":"{\"doubled\":42}"`) {
+		t.Errorf(".sync result %s, want Output as a JSON string", out)
+	}
+	out = mustSucceed(t, def(resStartExec), `{"n":21}`, nil)
+	if !strings.Contains(out, `"ExecutionArn":"arn:aws:states:us-east-1:123456789012:execution:lorafn-tune:kid"`) {
+		t.Errorf("startExecution result %s", out)
+	}
+
+	other := `{"StartAt":"S","States":{"S":{"Type":"Task","Resource":"arn:aws:states:::states:startExecution","Parameters":{"StateMachineArn":"arn:aws:states:us-east-1:123456789012:stateMachine:other","Input":{"a":1}},"Next":"N"},
+		"N":{"Type":"Task","Resource":"arn:aws:states:::sns:publish","Parameters":{"TopicArn":"t","Message.$":"$.ExecutionArn"},"End":true}}}`
+	var seen []string
+	res := ResourcesFunc(func(_ context.Context, r string, p json.RawMessage) (json.RawMessage, error) {
+		seen = append(seen, r+" "+string(p))
+		if r == resStartExec {
+			return json.RawMessage(`{"ExecutionArn":"arn:x","StartDate":1}`), nil
+		}
+		return json.RawMessage(`{"MessageId":"m-1"}`), nil
+	})
+	assertJSON(t, mustSucceed(t, other, `{}`, res), `{"MessageId":"m-1"}`)
+	want := []string{
+		`arn:aws:states:::states:startExecution {"Input":{"a":1},"StateMachineArn":"arn:aws:states:us-east-1:123456789012:stateMachine:other"}`,
+		`arn:aws:states:::sns:publish {"Message":"arn:x","TopicArn":"t"}`,
+	}
+	if !slices.Equal(seen, want) {
+		t.Errorf("Resources saw\n%v\nwant\n%v", seen, want)
+	}
+}
+
+// A Resources error without a name is States.TaskFailed; a panic is too,
+// and does not escape the interpreter; a Lambda response over 6 MB is a
+// Lambda error.
+func TestTaskErrorsNamed(t *testing.T) {
+	def := `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Parameters":{"FunctionName":"f"},"End":true}}}`
+	plain := ResourcesFunc(func(context.Context, string, json.RawMessage) (json.RawMessage, error) { return nil, errors.New("disk full") })
+	if n, c := mustFail(t, def, `{}`, plain); n != ErrTaskFailed || c != "disk full" {
+		t.Errorf("plain error: %q %q", n, c)
+	}
+	panicky := ResourcesFunc(func(context.Context, string, json.RawMessage) (json.RawMessage, error) { panic("boom") })
+	if n, c := mustFail(t, def, `{}`, panicky); n != ErrTaskFailed || !strings.Contains(c, "boom") {
+		t.Errorf("panic: %q %q", n, c)
+	}
+	huge := fixed(`"` + strings.Repeat("x", lambdaMaxResponseBytes) + `"`)
+	if n, _ := mustFail(t, def, `{}`, huge); n != ErrLambdaResponseTooLarge {
+		t.Errorf("huge response: %q", n)
+	}
+	if n, c := mustFail(t, def, `{}`, nil); n != ErrTaskFailed || !strings.Contains(c, "no Resources") {
+		t.Errorf("no Resources: %q %q", n, c)
+	}
+}
