@@ -486,7 +486,9 @@ func TestStartExecutionIntegration(t *testing.T) {
 // Lambda error.
 func TestTaskErrorsNamed(t *testing.T) {
 	def := `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Parameters":{"FunctionName":"f"},"End":true}}}`
-	plain := ResourcesFunc(func(context.Context, string, json.RawMessage) (json.RawMessage, error) { return nil, errors.New("disk full") })
+	plain := ResourcesFunc(func(context.Context, string, json.RawMessage) (json.RawMessage, error) {
+		return nil, errors.New("disk full")
+	})
 	if n, c := mustFail(t, def, `{}`, plain); n != ErrTaskFailed || c != "disk full" {
 		t.Errorf("plain error: %q %q", n, c)
 	}
