@@ -29,14 +29,15 @@ const MaxLineBytes = 64 << 20
 // JSONLReader reads one JSON object per line. Blank lines are skipped; a
 // UTF-8 byte order mark at the start is ignored.
 type JSONLReader struct {
-	r    *bufio.Reader
-	name string
-	line int
+	r       *bufio.Reader
+	name    string
+	line    int
+	maxLine int // MaxLineBytes; smaller in tests
 }
 
 // NewJSONLReader reads JSONL from r; name is used in errors.
 func NewJSONLReader(r io.Reader, name string) *JSONLReader {
-	return &JSONLReader{r: bufio.NewReaderSize(r, 1<<16), name: name}
+	return &JSONLReader{r: bufio.NewReaderSize(r, 1<<16), name: name, maxLine: MaxLineBytes}
 }
 
 // Next implements Reader.
@@ -45,7 +46,7 @@ func (j *JSONLReader) Next() (Record, error) {
 		line, err := j.readLine()
 		if errors.Is(err, errLineTooLong) {
 			j.line++
-			return Record{}, &LineError{File: j.name, Line: j.line, Kind: KindTooLong, Err: err}
+			return Record{}, &LineError{File: j.name, Line: j.line, Kind: KindTooLong, Err: fmt.Errorf("line longer than %d bytes", j.maxLine)}
 		}
 		if err != nil {
 			return Record{}, err
@@ -67,7 +68,7 @@ func (j *JSONLReader) Next() (Record, error) {
 }
 
 // errLineTooLong reports a line over MaxLineBytes; the reader skips it.
-var errLineTooLong = fmt.Errorf("line longer than %d bytes", MaxLineBytes)
+var errLineTooLong = errors.New("line too long")
 
 // readLine returns the next line without its end-of-line bytes, io.EOF
 // after the last one. A line over MaxLineBytes is read to its end and
@@ -77,7 +78,7 @@ func (j *JSONLReader) readLine() ([]byte, error) {
 	tooLong := false
 	for {
 		chunk, err := j.r.ReadSlice('\n')
-		if !tooLong && len(buf)+len(chunk) > MaxLineBytes {
+		if !tooLong && len(buf)+len(chunk) > j.maxLine {
 			tooLong, buf = true, nil
 		}
 		if !tooLong {

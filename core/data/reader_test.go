@@ -225,9 +225,11 @@ func FuzzCSV(f *testing.F) {
 }
 
 func TestJSONLLineTooLong(t *testing.T) {
-	in := `{"text": "a"}` + "\n" + `{"text": "` + strings.Repeat("x", MaxLineBytes) + `"}` + "\n" + `{"text": "b"}` + "\n"
-	recs, errs := readAllRecords(t, NewJSONLReader(strings.NewReader(in), "big.jsonl"))
-	if len(recs) != 2 || recs[1].Text != "b" || recs[1].Line != 3 || len(errs) != 1 || errs[0].Line != 2 || errs[0].Kind != KindTooLong {
+	in := `{"text": "a"}` + "\n" + `{"text": "` + strings.Repeat("x", 1<<17) + `"}` + "\n" + `{"text": "b"}` + "\n"
+	r := NewJSONLReader(strings.NewReader(in), "big.jsonl")
+	r.maxLine = 1 << 16
+	recs, errs := readAllRecords(t, r)
+	if len(recs) != 2 || recs[1].Text != "b" || recs[1].Line != 3 || len(errs) != 1 || errs[0].Line != 2 || errs[0].Kind != KindTooLong || !strings.Contains(errs[0].Error(), "big.jsonl:2: line longer than 65536 bytes") {
 		t.Fatalf("records %d, errors %v", len(recs), errs)
 	}
 }
