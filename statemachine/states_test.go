@@ -504,3 +504,41 @@ func TestTaskErrorsNamed(t *testing.T) {
 		t.Errorf("no Resources: %q %q", n, c)
 	}
 }
+
+// The older Map spelling, Iterator with Parameters, means ItemProcessor
+// with ItemSelector.
+func TestMapLegacyFields(t *testing.T) {
+	def := `{"StartAt":"M","States":{"M":{"Type":"Map","InputPath":"$.in","ItemsPath":"$.xs",
+		"Parameters":{"x.$":"$$.Map.Item.Value","k.$":"$.k"},
+		"Iterator":{"StartAt":"A","States":{"A":{"Type":"Pass","Parameters":{"y.$":"States.Format('{}{}', $.k, $.x)"},"OutputPath":"$.y","End":true}}},
+		"ResultSelector":{"ys.$":"$"},"End":true}}}`
+	assertJSON(t, mustSucceed(t, def, `{"in":{"k":"v","xs":[1,2,3]}}`, nil), `{"ys":["v1","v2","v3"]}`)
+	if name, _ := mustFail(t, def, `{"in":{"k":"v","xs":"nope"}}`, nil); name != ErrRuntime {
+		t.Errorf("ItemsPath on a string: %q, want States.Runtime", name)
+	}
+}
+
+// Many executions of one Machine may run at once.
+func TestConcurrentExecutions(t *testing.T) {
+	m, err := Parse([]byte(`{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Parameters":{"FunctionName":"f","Payload.$":"$"},"OutputPath":"$.Payload","Next":"W"},"W":{"Type":"Wait","Seconds":1,"End":true}}}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Clock, m.Resources = NewVirtualClock(testStart), echo
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			in := fmt.Sprintf(`{"i":%d}`, i)
+			_, d, err := m.Run(context.Background(), fmt.Sprintf("c-%d", i), json.RawMessage(in))
+			if err != nil || d.Status != StatusSucceeded || string(d.Output) != in {
+				t.Errorf("execution %d: %v %s %s", i, err, d.Status, d.Output)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if n := len(m.Executions()); n != 20 {
+		t.Errorf("%d executions recorded, want 20", n)
+	}
+}
