@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -237,12 +238,15 @@ func Prepare(ctx context.Context, src Reader, enc Encoder, out string, opts Opti
 	if err := atomicfile.WriteFile(filepath.Join(tmp, StatsName), indentJSON(&p.stats)); err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}
-	// Move the finished splits into place, stats.json last.
+	// Move the finished splits into place, stats.json last. A previous
+	// output is first moved aside into the temporary directory (removed on
+	// return), so at every moment each split is whole, old or new.
 	for _, name := range []string{TrainDir, ValidationDir} {
-		if err := os.RemoveAll(filepath.Join(out, name)); err != nil {
+		dst := filepath.Join(out, name)
+		if err := os.Rename(dst, filepath.Join(tmp, "old-"+name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("data: %w", err)
 		}
-		if err := os.Rename(filepath.Join(tmp, name), filepath.Join(out, name)); err != nil {
+		if err := os.Rename(filepath.Join(tmp, name), dst); err != nil {
 			return nil, fmt.Errorf("data: %w", err)
 		}
 	}
