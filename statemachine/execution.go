@@ -190,7 +190,7 @@ func (e *Execution) run() {
 		defer stop()
 	}
 	r := &runner{e: e}
-	out, err := r.runGraph(e.ctx, e.m.g, e.input, nil)
+	out, err := r.runGraph(e.ctx, e.m.g, e.input)
 
 	status, ev := StatusSucceeded, Event{Type: "ExecutionSucceeded"}
 	var errName, cause string

@@ -12,15 +12,9 @@ import (
 // runner walks the states of one execution.
 type runner struct{ e *Execution }
 
-// mapItem is the $$.Map.Item part of the context object.
-type mapItem struct {
-	index int
-	value any
-}
-
 // contextObject builds $$ for a state (developer guide, "Accessing
 // execution data from the Context object").
-func (r *runner) contextObject(s *state, entered time.Time, retryCount int, item *mapItem) map[string]any {
+func (r *runner) contextObject(s *state, entered time.Time, retryCount int) map[string]any {
 	c := make(map[string]any, len(r.e.ctxObj)+2)
 	for k, v := range r.e.ctxObj {
 		c[k] = v
@@ -29,9 +23,6 @@ func (r *runner) contextObject(s *state, entered time.Time, retryCount int, item
 		"Name":        s.name,
 		"EnteredTime": formatTime(entered),
 		"RetryCount":  number(int64(retryCount)),
-	}
-	if item != nil {
-		c["Map"] = map[string]any{"Item": map[string]any{"Index": number(int64(item.index)), "Value": item.value}}
 	}
 	return c
 }
@@ -42,7 +33,7 @@ func (r *runner) env(input any, ctxObj map[string]any) *evalEnv {
 
 // runGraph runs states from g.startAt until one ends the graph, and returns
 // the last state's output.
-func (r *runner) runGraph(ctx context.Context, g *graph, input any, _ *mapItem) (any, error) {
+func (r *runner) runGraph(ctx context.Context, g *graph, input any) (any, error) {
 	name, cur := g.startAt, input
 	for {
 		if ctx.Err() != nil {
@@ -82,7 +73,7 @@ func (r *runner) runState(ctx context.Context, s *state, raw any) (any, string, 
 	if err != nil {
 		return nil, "", err
 	}
-	ctxObj := r.contextObject(s, entered, 0, nil)
+	ctxObj := r.contextObject(s, entered, 0)
 	next := s.next
 	var result any
 	switch s.typ {
@@ -233,7 +224,7 @@ func (r *runner) runRetrying(ctx context.Context, s *state, raw any, entered tim
 	}
 	attempts := make([]int, len(s.retry))
 	for retryCount := 0; ; retryCount++ {
-		ctxObj := r.contextObject(s, entered, retryCount, nil)
+		ctxObj := r.contextObject(s, entered, retryCount)
 		out, err := r.attempt(ctx, s, raw, eff, ctxObj)
 		if err == nil {
 			r.exited(s, out)
@@ -391,7 +382,7 @@ func (r *runner) wait(ctx context.Context, s *state, eff any) error {
 // from Error/Cause or computed by ErrorPath/CausePath from the raw input.
 func (r *runner) failState(s *state, raw any, entered time.Time) error {
 	errName, cause := s.errorName, s.cause
-	env := r.env(raw, r.contextObject(s, entered, 0, nil))
+	env := r.env(raw, r.contextObject(s, entered, 0))
 	for _, f := range []struct {
 		e   *expr
 		dst *string
@@ -452,7 +443,7 @@ func (r *runner) runMap(ctx context.Context, s *state, eff any, ctxObj map[strin
 		}
 	}
 	out, err := r.fanOut(ctx, s, n, s.maxConcurrency, func(ctx context.Context, i int) (any, error) {
-		return r.runGraph(ctx, s.processor, inputs[i], &mapItem{index: i, value: items[i]})
+		return r.runGraph(ctx, s.processor, inputs[i])
 	}, "MapIteration")
 	if err != nil {
 		r.e.event(Event{Type: "MapStateFailed", StateName: s.name})
@@ -467,7 +458,7 @@ func (r *runner) runMap(ctx context.Context, s *state, eff any, ctxObj map[strin
 func (r *runner) runParallel(ctx context.Context, s *state, input any) (any, error) {
 	r.e.event(Event{Type: "ParallelStateStarted", StateName: s.name})
 	out, err := r.fanOut(ctx, s, len(s.branches), 0, func(ctx context.Context, i int) (any, error) {
-		return r.runGraph(ctx, s.branches[i], input, nil)
+		return r.runGraph(ctx, s.branches[i], input)
 	}, "")
 	if err != nil {
 		r.e.event(Event{Type: "ParallelStateFailed", StateName: s.name})
