@@ -159,3 +159,31 @@ func TestParseConfig(t *testing.T) {
 		t.Errorf("no template: %v", err)
 	}
 }
+
+// FuzzParseConfig: any tokenizer_config.json either parses or fails with
+// an error, and a parsed chat_template is recognised or refused, never a
+// panic; a recognised template renders a simple conversation.
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(`{"bos_token": "<s>", "eos_token": {"content": "</s>"}, "chat_template": "{{ bos_token }}{% for message in messages %}"}`))
+	f.Add([]byte(`{"chat_template": [{"name": "default", "template": "<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'"}]}`))
+	f.Add([]byte(`{"eos_token": null, "chat_template": "'<|im_start|>system\\nHi\\\\n<|im_end|>\\n' '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n'"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := ParseConfig(data)
+		if err != nil {
+			return
+		}
+		c, err := cfg.Chat("")
+		if err != nil {
+			return
+		}
+		r, err := c.Render([]Message{{Role: "user", Content: "hi"}, {Role: "assistant", Content: "yo"}}, true)
+		if err != nil && c.Family != Mistral && c.Family != Llama2 {
+			t.Fatalf("%s: %v", c.Family, err)
+		}
+		for _, s := range r.Train {
+			if s.Start < 0 || s.End > len(r.Text) || s.Start >= s.End {
+				t.Fatalf("span %+v outside %d bytes", s, len(r.Text))
+			}
+		}
+	})
+}
