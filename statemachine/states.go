@@ -190,7 +190,7 @@ func applyResultPath(rp resultPath, raw, result any) (any, error) {
 
 func (r *runner) applyParameters(s *state, eff any, ctxObj map[string]any) (any, error) {
 	v, err := s.parameters.apply(r.env(eff, ctxObj))
-	if errors.Is(err, errTemplatePath) {
+	if isTemplatePathError(err) {
 		return nil, failure(ErrParameterPathFailure, "%v", err)
 	}
 	return v, err
@@ -290,7 +290,7 @@ func (r *runner) attempt(ctx context.Context, s *state, raw, eff any, ctxObj map
 	}
 	if s.resultSelector != nil {
 		result, err = s.resultSelector.apply(r.env(result, ctxObj))
-		if errors.Is(err, errTemplatePath) {
+		if isTemplatePathError(err) {
 			return nil, failure(ErrRuntime, "ResultSelector: %v", err)
 		}
 		if err != nil {
@@ -433,7 +433,7 @@ func (r *runner) runMap(ctx context.Context, s *state, eff any, ctxObj map[strin
 			}
 			c["Map"] = map[string]any{"Item": map[string]any{"Index": number(int64(i)), "Value": item}}
 			v, err := s.itemSelector.apply(r.env(eff, c))
-			if errors.Is(err, errTemplatePath) {
+			if isTemplatePathError(err) {
 				return nil, failure(ErrParameterPathFailure, "ItemSelector: %v", err)
 			}
 			if err != nil {

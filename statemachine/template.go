@@ -89,10 +89,17 @@ func compileTemplate(v any, where string) (*template, error) {
 	return &template{lit: v}, nil
 }
 
-// errTemplatePath marks a path in a template that selected nothing; the
+// templatePathError is a path in a template that selected nothing; the
 // caller turns it into the state's error name (States.ParameterPathFailure
 // for Parameters).
-var errTemplatePath = errors.New("template path failure")
+type templatePathError struct{ msg string }
+
+func (e *templatePathError) Error() string { return e.msg }
+
+func isTemplatePathError(err error) bool {
+	var te *templatePathError
+	return errors.As(err, &te)
+}
 
 // apply builds the payload from the template against env.
 func (tm *template) apply(env *evalEnv) (any, error) {
@@ -108,7 +115,7 @@ func (tm *template) apply(env *evalEnv) (any, error) {
 				}
 				v, err := f.path.get(doc)
 				if err != nil {
-					return nil, fmt.Errorf("%w: the JSONPath '%s' specified for the field '%s.$' could not be found in the input", errTemplatePath, f.path, f.key)
+					return nil, &templatePathError{fmt.Sprintf("the JSONPath '%s' specified for the field '%s.$' could not be found in the input", f.path, f.key)}
 				}
 				out[f.key] = v
 			case f.call != nil:

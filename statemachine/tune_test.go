@@ -41,6 +41,7 @@ type fakeWorkflow struct {
 	runs          map[string]*fakeRun
 	calls         []string // handler names in call order
 	markFailed    []map[string]any
+	promoteIn     []map[string]any
 	batchParams   []map[string]any
 }
 
@@ -81,7 +82,7 @@ func (w *fakeWorkflow) Invoke(_ context.Context, resource string, params json.Ra
 		w.runs[runID] = &fakeRun{}
 		return reply(map[string]any{"runId": runID, "duplicate": false, "resume": false, "segment": 0, "maxChunksPerSegment": w.maxChunks})
 	case "prep":
-		return reply(map[string]any{"backend": w.backend, "totalSteps": w.totalSteps})
+		return reply(map[string]any{"backend": w.backend, "totalSteps": w.totalSteps, "reason": "configured"})
 	case "train":
 		if len(w.trainErrs) > 0 {
 			err := w.trainErrs[0]
@@ -98,10 +99,13 @@ func (w *fakeWorkflow) Invoke(_ context.Context, resource string, params json.Ra
 		r.step = w.totalSteps
 		return reply(map[string]any{"JobId": "job-1", "JobName": in["JobName"], "Status": "SUCCEEDED", "StatusReason": "Essential container in task exited"})
 	case "evaluate":
-		return reply(map[string]any{"passed": w.passGate, "reportKey": "reports/" + in["runId"].(string) + "/report.json"})
+		return reply(map[string]any{"pass": w.passGate, "reasons": []string{"validation loss 1.2 < base 1.9"},
+			"valLoss": 1.2, "baseValLoss": 1.9, "report": "reports/" + in["runId"].(string) + "/"})
 	case "promote":
+		w.promoteIn = append(w.promoteIn, in)
 		w.runs[in["runId"].(string)].finished = true
-		return reply(map[string]any{"adapterKey": "adapters/demo/v1/", "version": 1})
+		pass := in["evaluation"].(map[string]any)["pass"] == true
+		return reply(map[string]any{"promoted": pass, "version": in["runId"], "path": "adapters/demo/" + in["runId"].(string) + "/", "reason": "gate"})
 	case "markfailed":
 		w.markFailed = append(w.markFailed, in)
 		return reply(map[string]any{})
@@ -184,10 +188,15 @@ func TestTuneEndToEndContinueAsNew(t *testing.T) {
 	if err := json.Unmarshal(last.Describe().Output, &out); err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(out["promote"]) != "map[adapterKey:adapters/demo/v1/ version:1]" || fmt.Sprint(out["eval"]) != "map[passed:true reportKey:reports/run-demo/report.json]" {
+	if fmt.Sprint(out["promote"]) != "map[path:adapters/demo/run-demo/ promoted:true reason:gate version:run-demo]" ||
+		fmt.Sprint(out["evaluation"]) != "map[verdict:map[baseValLoss:1.9 pass:true reasons:[validation loss 1.2 < base 1.9] report:reports/run-demo/ valLoss:1.2]]" {
 		t.Errorf("final output %v", out)
 	}
-	// Segments that hand over end in HandedOver; the last in Promoted.
+	// Promote gets the whole verdict.
+	if fmt.Sprint(w.promoteIn) != "[map[evaluation:map[baseValLoss:1.9 pass:true reasons:[validation loss 1.2 < base 1.9] report:reports/run-demo/ valLoss:1.2] runId:run-demo]]" {
+		t.Errorf("promote input %v", w.promoteIn)
+	}
+	// Segments that hand over end in HandedOver; the last in Finished.
 	for i, e := range execs {
 		h := e.History()
 		lastState := ""
@@ -198,7 +207,7 @@ func TestTuneEndToEndContinueAsNew(t *testing.T) {
 		}
 		want := "HandedOver"
 		if i == len(execs)-1 {
-			want = "Promoted"
+			want = "Finished"
 		}
 		if lastState != want {
 			t.Errorf("%s ended in %s, want %s", e.Name(), lastState, want)
@@ -303,8 +312,7 @@ func TestTuneRetryAndFailure(t *testing.T) {
 	if d.Status != StatusFailed || d.Error != "Train.BadDataset" || d.Cause != `data.jsonl:7: missing "text"` {
 		t.Errorf("got %s %s %q", d.Status, d.Error, d.Cause)
 	}
-	if len(w.markFailed) != 1 || w.markFailed[0]["runId"] != "run-bad" || w.markFailed[0]["error"] != "Train.BadDataset" ||
-		w.markFailed[0]["cause"] != `data.jsonl:7: missing "text"` || w.markFailed[0]["execution"] != m.executionARN("bad") {
+	if fmt.Sprint(w.markFailed) != `[map[error:map[Cause:data.jsonl:7: missing "text" Error:Train.BadDataset] runId:run-bad]]` {
 		t.Errorf("MarkFailed got %v", w.markFailed)
 	}
 	if slices.Contains(w.calls, "promote") || slices.Contains(w.calls, "evaluate") {
@@ -329,13 +337,22 @@ func TestTuneRetryAndFailure(t *testing.T) {
 		t.Errorf("after a timed-out chunk: %s %s %s", d.Status, d.Error, d.Cause)
 	}
 
-	// A quality gate that fails ends the run without promotion.
+	// A quality gate that fails goes through RecordRejection (the promote
+	// function, which records the verdict and finishes the run) to
+	// NotPromoted.
 	w = newFakeWorkflow(1, 1, 10)
 	w.passGate = false
 	m, _ = loadTune(t, w)
 	d, h := runOn(t, m, "meh", `{"dataset":"meh"}`)
-	if d.Status != StatusSucceeded || slices.Contains(w.calls, "promote") || h[len(h)-3].StateName != "NotPromoted" {
-		t.Errorf("gate rejected: %s, calls %v", d.Status, w.calls)
+	var entered []string
+	for _, ev := range h {
+		if strings.HasSuffix(ev.Type, "StateEntered") {
+			entered = append(entered, ev.StateName)
+		}
+	}
+	if d.Status != StatusSucceeded || !slices.Equal(entered[len(entered)-3:], []string{"Gate", "RecordRejection", "NotPromoted"}) ||
+		!strings.Contains(string(d.Output), `"promoted":false`) {
+		t.Errorf("gate rejected: %s, states %v, output %s", d.Status, entered, d.Output)
 	}
 }
 
