@@ -20,7 +20,8 @@ type TaskOptions struct {
 	// the cost (0: all).
 	MaxExamples int
 	// SeqLen, when positive, bounds prompt + answer: the prompt loses its
-	// oldest tokens so that the longest answer still fits whole.
+	// oldest tokens so that the longest answer still fits whole. GPT-2's
+	// n_positions bounds it in any case.
 	SeqLen int
 	// LogitsBudget bounds B·T·V of one scoring batch; the candidates of an
 	// example share one batch unless that exceeds it (0: DefaultLogitsBudget).
@@ -35,14 +36,21 @@ func (o TaskOptions) examples(t *Task) []TaskExample {
 }
 
 // fitPrompt drops the oldest prompt tokens so that prompt plus an answer of
-// answerLen tokens fits SeqLen.
-func (o TaskOptions) fitPrompt(prompt []int, answerLen int) ([]int, error) {
-	if o.SeqLen <= 0 || len(prompt)+answerLen <= o.SeqLen {
+// answerLen tokens fits SeqLen and the model's positions.
+func (o TaskOptions) fitPrompt(m *model.Model, prompt []int, answerLen int) ([]int, error) {
+	limit := math.MaxInt
+	if o.SeqLen > 0 {
+		limit = o.SeqLen
+	}
+	if m.Config.Family == model.GPT2 {
+		limit = min(limit, m.Config.MaxPositions)
+	}
+	if len(prompt)+answerLen <= limit {
 		return prompt, nil
 	}
-	keep := o.SeqLen - answerLen
+	keep := limit - answerLen
 	if keep < 1 {
-		return nil, fmt.Errorf("an answer of %d tokens does not fit a sequence length of %d after a prompt token", answerLen, o.SeqLen)
+		return nil, fmt.Errorf("an answer of %d tokens does not fit a sequence length of %d after a prompt token", answerLen, limit)
 	}
 	return prompt[len(prompt)-keep:], nil
 }
@@ -126,7 +134,7 @@ func CandidateScores(m *model.Model, prompt []int, candidates [][]int, opt TaskO
 		}
 		longest = max(longest, len(c))
 	}
-	prompt, err := opt.fitPrompt(prompt, longest)
+	prompt, err := opt.fitPrompt(m, prompt, longest)
 	if err != nil {
 		return nil, err
 	}

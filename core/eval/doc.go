@@ -24,7 +24,12 @@
 //     train_log.jsonl and a cost estimate, rendered as JSON, Markdown and a
 //     loss-curve SVG.
 //
-// Comparing a base model with its adapter is the caller's loop: compute
-// Metrics with the adapter detached, then attached, and give both to a
-// Report. The package never touches files except through WriteFiles.
+// Comparing a base model with its adapter is the caller's loop: Measure the
+// model with the adapter detached, then attached, on the same Sets (the
+// training sample drawn once with Sample), and give both Metrics to
+// NewReport. The package never touches files except through WriteFiles.
+//
+// Task metrics read unpacked examples: a packed sequence holds several
+// answers and is skipped (and counted) like any example whose targets are
+// not one final run.
 package eval

@@ -30,7 +30,7 @@ func ExactMatch(ctx context.Context, m *model.Model, t *Task, opt TaskOptions) (
 	}
 	res := &ExactMatchResult{Examples: len(exs), Matched: make([]bool, len(exs))}
 	for i, ex := range exs {
-		prompt, err := opt.fitPrompt(ex.Prompt, len(ex.Answer))
+		prompt, err := opt.fitPrompt(m, ex.Prompt, len(ex.Answer))
 		if err != nil {
 			return nil, fmt.Errorf("eval: exact match: example %d: %w", ex.Index, err)
 		}
