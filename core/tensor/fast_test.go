@@ -328,7 +328,7 @@ func TestKernelsFMA(t *testing.T) {
 				w[i] = pick()
 			}
 			w0 := append([]float32(nil), w...)
-			k.fn(1, &a[0], &b[0], &w[0], &w[0], nr, 1, 0, kernLoad)
+			k.fn(1, &a[0], 4, 4*mr, &b[0], &w[0], &w[0], nr, 1, 0, kernLoad)
 			for i := 0; i < mr; i++ {
 				for j := 0; j < nr; j++ {
 					want := fma32(a[i], b[j], w0[i*nr+j])

@@ -16,14 +16,15 @@ import (
 // block sizes, the tile shape, the number of threads nor the kernel (all
 // use the same FMA rounding, see fma32) can change a bit of the result.
 
-// kernelFunc computes one mr×nr tile: acc = Σ_p a[p][r]·b[p][j] over k
-// steps of the packed panels a (k·mr values) and b (k·nr values), by FMA in
-// order of p, starting from zero or, when flags&kernLoad, from the tile in w
+// kernelFunc computes one mr×nr tile: acc = Σ_p A[r][p]·b[p][j] over k
+// steps, by FMA in order of p, where A[r][p] is the float32 at byte offset
+// r·rs + p·ks from a (a packed panel has rs = 4, ks = 4·mr; a plain or
+// transposed A is read in place) and b is a packed panel of k·nr values, starting from zero or, when flags&kernLoad, from the tile in w
 // (row-major mr×nr). With flags&kernFinal it writes
 // epilogue(acc, C, alpha, beta) to the tile of C at c with leading
 // dimension ldc (beta treated as 0 unless flags&kernBeta); otherwise it
 // saves acc to w.
-type kernelFunc func(k int, a, b, w, c *float32, ldc int, alpha, beta float32, flags int)
+type kernelFunc func(k int, a *float32, rs, ks int, b, w, c *float32, ldc int, alpha, beta float32, flags int)
 
 const (
 	kernLoad  = 1 << iota // start from the partial sums in w
@@ -102,20 +103,26 @@ func (kn *kernel) gemmPacked(transA bool, m, n, k int, alpha float32, a []float3
 	Parallel(mt*nt, task)
 }
 
-// block computes the mb×nb block of C at (i0, j0).
+// block computes the mb×nb block of C at (i0, j0). Full row tiles read A
+// in place; only a last, partial row tile is packed (zero-padded), so the
+// kernel never reads outside A.
 func (kn *kernel) block(transA bool, i0, mb, j0, nb, k int, alpha float32, a []float32, lda int, bp []float32, beta float32, c []float32, ldc int) {
 	mr, nr := kn.mr, kn.nr
-	tilesM := kn.mc / mr
+	tilesM := (mb + mr - 1) / mr
 	sp := kn.scratch.Get().(*[]float32)
 	defer kn.scratch.Put(sp)
-	need := kn.mc*kn.kc + kn.mc*(nb+nr-1)/nr*nr
+	need := mr*kn.kc + tilesM*mr*(nb+nr-1)/nr*nr
 	if len(*sp) < need {
 		*sp = make([]float32, need)
 	}
-	ap, w := (*sp)[:kn.mc*kn.kc], (*sp)[kn.mc*kn.kc:]
+	ap, w := (*sp)[:mr*kn.kc], (*sp)[mr*kn.kc:]
+	const f32 = 4 // bytes per float32, for the kernel's strides
+	edge := mb % mr
 	for pc := 0; pc < k; pc += kn.kc {
 		kb := min(kn.kc, k-pc)
-		kn.packA(ap, transA, a, lda, i0, mb, pc, kb)
+		if edge != 0 {
+			kn.packA(ap, transA, a, lda, i0+mb-edge, edge, pc, kb)
+		}
 		last := pc+kb == k
 		for jr := 0; jr < nb; jr += nr {
 			cols := min(nr, nb-jr)
@@ -123,6 +130,16 @@ func (kn *kernel) block(transA bool, i0, mb, j0, nb, k int, alpha float32, a []f
 			bpan := bp[(j/nr)*k*nr+pc*nr:]
 			for ir := 0; ir < mb; ir += mr {
 				rows := min(mr, mb-ir)
+				var pa *float32
+				var rs, ks int
+				switch {
+				case rows < mr:
+					pa, rs, ks = &ap[0], f32, mr*f32
+				case transA: // op(A)[i][p] = a[p·lda+i]
+					pa, rs, ks = &a[pc*lda+i0+ir], f32, lda*f32
+				default:
+					pa, rs, ks = &a[(i0+ir)*lda+pc], lda*f32, f32
+				}
 				wt := w[((jr/nr)*tilesM+ir/mr)*mr*nr:]
 				flags := 0
 				if pc > 0 {
@@ -137,7 +154,7 @@ func (kn *kernel) block(transA bool, i0, mb, j0, nb, k int, alpha float32, a []f
 					}
 					cp = &c[(i0+ir)*ldc+j]
 				}
-				kn.fn(kb, &ap[ir*kb], &bpan[0], &wt[0], cp, ldc, alpha, beta, flags)
+				kn.fn(kb, pa, rs, ks, &bpan[0], &wt[0], cp, ldc, alpha, beta, flags)
 				if last && !full {
 					// Edge tile: the kernel saved the sums; write the part inside C.
 					for r := 0; r < rows; r++ {
@@ -152,8 +169,8 @@ func (kn *kernel) block(transA bool, i0, mb, j0, nb, k int, alpha float32, a []f
 	}
 }
 
-// packA copies rows i0 … i0+mb-1, columns pc … pc+kb-1 of op(A) into dst
-// as row panels of mr rows: panel q holds, for each p, the mr values
+// packA copies rows i0 … i0+mb-1 (mb ≤ mr in use), columns pc … pc+kb-1
+// of op(A) into dst as row panels of mr rows: panel q holds, for each p, the mr values
 // op(A)[i0+q·mr+r][pc+p]. Rows past mb are zero.
 func (kn *kernel) packA(dst []float32, transA bool, a []float32, lda, i0, mb, pc, kb int) {
 	mr := kn.mr

@@ -5,10 +5,10 @@ package tensor
 // Assembly micro-kernels (kernel_amd64.s); see kernelFunc for the contract.
 
 //go:noescape
-func kernAVX2(k int, a, b, w, c *float32, ldc int, alpha, beta float32, flags int)
+func kernAVX2(k int, a *float32, rs, ks int, b, w, c *float32, ldc int, alpha, beta float32, flags int)
 
 //go:noescape
-func kernAVX512(k int, a, b, w, c *float32, ldc int, alpha, beta float32, flags int)
+func kernAVX512(k int, a *float32, rs, ks int, b, w, c *float32, ldc int, alpha, beta float32, flags int)
 
 func cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
 

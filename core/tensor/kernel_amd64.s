@@ -2,9 +2,10 @@
 
 #include "textflag.h"
 
-// Micro-kernels for the packed GEMM driver in gemm.go. Each computes one
-// mr×nr tile of C from a packed A panel (k steps of mr values) and a packed
-// B panel (k steps of nr values):
+// Micro-kernels for the GEMM driver in gemm.go. Each computes one mr×nr
+// tile of C from an A panel, element (r, p) at byte offset r·rs + p·ks
+// (packed, a transposed A and a plain row-major A are all such panels),
+// and a packed B panel (k steps of nr values):
 //
 //	acc[r][j] = fma(a[p][r], b[p][j], acc[r][j])   for p = 0 … k-1, in order
 //
@@ -14,12 +15,14 @@
 // round(alpha·acc) + round(beta·C) (flags&kernBeta set). Every path in
 // the package rounds exactly this way, so all kernels agree bit for bit.
 //
-// Arguments (ABI0): k+0 a+8 b+16 w+24 c+32 ldc+40 alpha+48 beta+52 flags+56.
+// Arguments (ABI0): k+0 a+8 rs+16 ks+24 b+32 w+40 c+48 ldc+56 alpha+64
+// beta+68 flags+72. Rows of A are addressed as base + index·scale with
+// R9 = rs, R10 = 3·rs, R11 = 5·rs (rows 0–5 from AX, 6–11 from R13).
 
 // ---- AVX2 + FMA, 6×16: accumulators Y0–Y11 (row r in Y2r, Y2r+1). ----
 
-#define ROW6(off, acc0, acc1) \
-	VBROADCASTSS off(AX), Y14; \
+#define ROW6(addr, acc0, acc1) \
+	VBROADCASTSS addr, Y14; \
 	VFMADD231PS  Y12, Y14, acc0; \
 	VFMADD231PS  Y13, Y14, acc1
 
@@ -49,13 +52,18 @@
 	VMOVUPS acc1, 32(SI); \
 	ADDQ    R8, SI
 
-// func kernAVX2(k int, a, b, w, c *float32, ldc int, alpha, beta float32, flags int)
-TEXT ·kernAVX2(SB), NOSPLIT, $0-64
+// func kernAVX2(k int, a *float32, rs, ks int, b, w, c *float32, ldc int, alpha, beta float32, flags int)
+TEXT ·kernAVX2(SB), NOSPLIT, $0-80
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
-	MOVQ b+16(FP), BX
-	MOVQ w+24(FP), DI
-	MOVQ flags+56(FP), DX
+	MOVQ rs+16(FP), R9
+	MOVQ ks+24(FP), R12
+	MOVQ b+32(FP), BX
+	MOVQ w+40(FP), DI
+	MOVQ flags+72(FP), DX
+	LEAQ (R9)(R9*2), R10
+	LEAQ (R9)(R9*4), R11
+	LEAQ (AX)(R10*2), R13
 
 	TESTQ $1, DX
 	JZ    avx2zero
@@ -88,13 +96,13 @@ avx2check:
 avx2loop:
 	VMOVUPS (BX), Y12
 	VMOVUPS 32(BX), Y13
-	ROW6(0, Y0, Y1)
-	ROW6(4, Y2, Y3)
-	ROW6(8, Y4, Y5)
-	ROW6(12, Y6, Y7)
-	ROW6(16, Y8, Y9)
-	ROW6(20, Y10, Y11)
-	ADDQ $24, AX
+	ROW6((AX), Y0, Y1)
+	ROW6((AX)(R9*1), Y2, Y3)
+	ROW6((AX)(R9*2), Y4, Y5)
+	ROW6((AX)(R10*1), Y6, Y7)
+	ROW6((AX)(R9*4), Y8, Y9)
+	ROW6((AX)(R11*1), Y10, Y11)
+	ADDQ R12, AX
 	ADDQ $64, BX
 	DECQ CX
 	JNZ  avx2loop
@@ -112,10 +120,10 @@ avx2done:
 	RET
 
 avx2final:
-	MOVQ         c+32(FP), SI
-	MOVQ         ldc+40(FP), R8
+	MOVQ         c+48(FP), SI
+	MOVQ         ldc+56(FP), R8
 	SHLQ         $2, R8
-	VBROADCASTSS alpha+48(FP), Y14
+	VBROADCASTSS alpha+64(FP), Y14
 	SCALE6(Y0, Y1)
 	SCALE6(Y2, Y3)
 	SCALE6(Y4, Y5)
@@ -124,7 +132,7 @@ avx2final:
 	SCALE6(Y10, Y11)
 	TESTQ        $4, DX
 	JZ           avx2store
-	VBROADCASTSS beta+52(FP), Y15
+	VBROADCASTSS beta+68(FP), Y15
 	BETAROW6(Y0, Y1)
 	BETAROW6(Y2, Y3)
 	BETAROW6(Y4, Y5)
@@ -146,8 +154,8 @@ avx2store:
 
 // ---- AVX-512F, 12×32: accumulators Z0–Z23 (row r in Z2r, Z2r+1). ----
 
-#define ROW12(off, acc0, acc1) \
-	VBROADCASTSS off(AX), Z26; \
+#define ROW12(addr, acc0, acc1) \
+	VBROADCASTSS addr, Z26; \
 	VFMADD231PS  Z24, Z26, acc0; \
 	VFMADD231PS  Z25, Z26, acc1
 
@@ -181,13 +189,18 @@ avx2store:
 	VMOVUPS acc1, 64(SI); \
 	ADDQ    R8, SI
 
-// func kernAVX512(k int, a, b, w, c *float32, ldc int, alpha, beta float32, flags int)
-TEXT ·kernAVX512(SB), NOSPLIT, $0-64
+// func kernAVX512(k int, a *float32, rs, ks int, b, w, c *float32, ldc int, alpha, beta float32, flags int)
+TEXT ·kernAVX512(SB), NOSPLIT, $0-80
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
-	MOVQ b+16(FP), BX
-	MOVQ w+24(FP), DI
-	MOVQ flags+56(FP), DX
+	MOVQ rs+16(FP), R9
+	MOVQ ks+24(FP), R12
+	MOVQ b+32(FP), BX
+	MOVQ w+40(FP), DI
+	MOVQ flags+72(FP), DX
+	LEAQ (R9)(R9*2), R10
+	LEAQ (R9)(R9*4), R11
+	LEAQ (AX)(R10*2), R13
 
 	TESTQ $1, DX
 	JZ    z512zero
@@ -226,19 +239,20 @@ z512check:
 z512loop:
 	VMOVUPS (BX), Z24
 	VMOVUPS 64(BX), Z25
-	ROW12(0, Z0, Z1)
-	ROW12(4, Z2, Z3)
-	ROW12(8, Z4, Z5)
-	ROW12(12, Z6, Z7)
-	ROW12(16, Z8, Z9)
-	ROW12(20, Z10, Z11)
-	ROW12(24, Z12, Z13)
-	ROW12(28, Z14, Z15)
-	ROW12(32, Z16, Z17)
-	ROW12(36, Z18, Z19)
-	ROW12(40, Z20, Z21)
-	ROW12(44, Z22, Z23)
-	ADDQ $48, AX
+	ROW12((AX), Z0, Z1)
+	ROW12((AX)(R9*1), Z2, Z3)
+	ROW12((AX)(R9*2), Z4, Z5)
+	ROW12((AX)(R10*1), Z6, Z7)
+	ROW12((AX)(R9*4), Z8, Z9)
+	ROW12((AX)(R11*1), Z10, Z11)
+	ROW12((R13), Z12, Z13)
+	ROW12((R13)(R9*1), Z14, Z15)
+	ROW12((R13)(R9*2), Z16, Z17)
+	ROW12((R13)(R10*1), Z18, Z19)
+	ROW12((R13)(R9*4), Z20, Z21)
+	ROW12((R13)(R11*1), Z22, Z23)
+	ADDQ R12, AX
+	ADDQ R12, R13
 	ADDQ $128, BX
 	DECQ CX
 	JNZ  z512loop
@@ -262,10 +276,10 @@ z512done:
 	RET
 
 z512final:
-	MOVQ         c+32(FP), SI
-	MOVQ         ldc+40(FP), R8
+	MOVQ         c+48(FP), SI
+	MOVQ         ldc+56(FP), R8
 	SHLQ         $2, R8
-	VBROADCASTSS alpha+48(FP), Z26
+	VBROADCASTSS alpha+64(FP), Z26
 	SCALE12(Z0, Z1)
 	SCALE12(Z2, Z3)
 	SCALE12(Z4, Z5)
@@ -280,7 +294,7 @@ z512final:
 	SCALE12(Z22, Z23)
 	TESTQ        $4, DX
 	JZ           z512store
-	VBROADCASTSS beta+52(FP), Z27
+	VBROADCASTSS beta+68(FP), Z27
 	BETAROW12(Z0, Z1)
 	BETAROW12(Z2, Z3)
 	BETAROW12(Z4, Z5)

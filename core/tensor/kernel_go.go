@@ -10,8 +10,9 @@ const goMR, goNR = 4, 8
 func goKernel() *kernel { return newKernel("go", goMR, goNR, kernGo) }
 
 // kernGo implements kernelFunc for 4×8 tiles.
-func kernGo(k int, a, b, w, c *float32, ldc int, alpha, beta float32, flags int) {
-	ap := unsafe.Slice(a, k*goMR)
+func kernGo(k int, a *float32, rs, ks int, b, w, c *float32, ldc int, alpha, beta float32, flags int) {
+	rs, ks = rs/4, ks/4 // bytes to elements
+	ap := unsafe.Slice(a, (goMR-1)*rs+max(k-1, 0)*ks+1)
 	bp := unsafe.Slice(b, k*goNR)
 	wt := (*[goMR * goNR]float32)(unsafe.Slice(w, goMR*goNR))
 	var acc [goMR * goNR]float32
@@ -19,9 +20,9 @@ func kernGo(k int, a, b, w, c *float32, ldc int, alpha, beta float32, flags int)
 		acc = *wt
 	}
 	for p := 0; p < k; p++ {
-		av := ap[p*goMR : p*goMR+goMR : p*goMR+goMR]
 		bv := (*[goNR]float32)(bp[p*goNR : p*goNR+goNR])
-		for r, x := range av {
+		for r := 0; r < goMR; r++ {
+			x := ap[r*rs+p*ks]
 			row := (*[goNR]float32)(acc[r*goNR : r*goNR+goNR])
 			for j, y := range bv {
 				row[j] = fma32(x, y, row[j])
