@@ -39,15 +39,17 @@ type kernel struct {
 	kc     int // k steps per packed block: an nr-wide B panel stays in L1
 	mc     int // rows of C per task: a packed A block stays in L2
 	fn     kernelFunc
-	// scratch holds per-task buffers (packed A block and partial sums); it
-	// is a cache of allocations and never affects results.
-	scratch sync.Pool
+	// scratch holds per-task buffers (packed edge panel of A and partial
+	// sums), packedB per-call packed B; they are caches of allocations and
+	// never affect results.
+	scratch, packedB sync.Pool
 }
 
 func newKernel(name string, mr, nr int, fn kernelFunc) *kernel {
 	k := &kernel{name: name, mr: mr, nr: nr, kc: 256, fn: fn}
 	k.mc = mr * max(1, 96/mr)
 	k.scratch.New = func() any { return new([]float32) }
+	k.packedB.New = func() any { return new([]float32) }
 	return k
 }
 
@@ -73,7 +75,13 @@ func (kn *kernel) gemm(transA, transB bool, m, n, k int, alpha float32, a []floa
 		}
 		return
 	}
-	bp := kn.packB(transB, k, n, b, ldb)
+	bufp := kn.packedB.Get().(*[]float32)
+	defer kn.packedB.Put(bufp)
+	if size := kn.packedSize(k, n); len(*bufp) < size {
+		*bufp = make([]float32, size)
+	}
+	bp := (*bufp)[:kn.packedSize(k, n)]
+	kn.packB(bp, transB, k, n, b, ldb)
 	kn.gemmPacked(transA, m, n, k, alpha, a, lda, bp, beta, c, ldc)
 }
 
@@ -203,16 +211,22 @@ func (kn *kernel) packA(dst []float32, transA bool, a []float32, lda, i0, mb, pc
 	}
 }
 
-// packB copies op(B) (k×n) into column panels nr wide: panel q holds, for
-// each p, the nr values op(B)[p][q·nr+j]. Columns past n are zero.
-func (kn *kernel) packB(transB bool, k, n int, b []float32, ldb int) []float32 {
+// packedSize is the length of op(B) (k×n) packed by packB.
+func (kn *kernel) packedSize(k, n int) int { return (n + kn.nr - 1) / kn.nr * kn.nr * k }
+
+// packB copies op(B) (k×n) into dst (packedSize(k, n) long) as column
+// panels nr wide: panel q holds, for each p, the nr values
+// op(B)[p][q·nr+j]. Columns past n are zero.
+func (kn *kernel) packB(dst []float32, transB bool, k, n int, b []float32, ldb int) {
 	nr := kn.nr
 	panels := (n + nr - 1) / nr
-	dst := make([]float32, panels*k*nr)
 	pack := func(q int) {
 		pan := dst[q*k*nr : (q+1)*k*nr]
 		j := q * nr
 		cols := min(nr, n-j)
+		if cols < nr {
+			clear(pan)
+		}
 		if transB {
 			// op(B)[p][j] = b[j·ldb+p]: one source row per column.
 			for p0 := 0; p0 < k; p0 += packChunk {
@@ -238,5 +252,4 @@ func (kn *kernel) packB(transB bool, k, n int, b []float32, ldb int) []float32 {
 	} else {
 		Parallel(panels, pack)
 	}
-	return dst
 }

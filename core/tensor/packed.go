@@ -29,7 +29,8 @@ func (f Fast) PackB(transB bool, k, n int, b []float32, ldb int) *PackedB {
 	kn := f.kernel()
 	p := &PackedB{kn: kn, k: k, n: n}
 	if k > 0 && n > 0 {
-		p.data = kn.packB(transB, k, n, b, ldb)
+		p.data = make([]float32, kn.packedSize(k, n))
+		kn.packB(p.data, transB, k, n, b, ldb)
 	}
 	return p
 }
