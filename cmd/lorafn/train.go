@@ -361,13 +361,6 @@ func (l *trainLog) write(v any) error {
 
 func (l *trainLog) Close() error { return l.f.Close() }
 
-// logLine is one line of train_log.jsonl.
-type logLine struct {
-	train.StepLog
-	TokensPerSec float64 `json:"tokens_per_s"`
-	ElapsedSec   float64 `json:"elapsed_s"`
-}
-
 // progress shows training progress: a bar redrawn in place on a terminal,
 // plain lines otherwise.
 type progress struct {
@@ -392,12 +385,12 @@ func newProgress(w io.Writer, total, from int) *progress {
 	return &progress{w: w, tty: tty, total: total, start: now, last: now, firstStep: from}
 }
 
-func (p *progress) step(l train.StepLog) logLine {
+func (p *progress) step(l train.StepLog) train.LogLine {
 	now := time.Now()
 	dt := now.Sub(p.last).Seconds()
 	p.last = now
 	p.tokens += l.Tokens
-	line := logLine{StepLog: l, ElapsedSec: now.Sub(p.start).Seconds()}
+	line := train.LogLine{StepLog: l, ElapsedSec: now.Sub(p.start).Seconds()}
 	if dt > 0 {
 		line.TokensPerSec = float64(l.Tokens) / dt
 	}

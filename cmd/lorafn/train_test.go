@@ -14,6 +14,7 @@ import (
 
 	"github.com/lorafn/lorafn/core/model"
 	"github.com/lorafn/lorafn/core/peft/lora"
+	"github.com/lorafn/lorafn/core/train"
 )
 
 // writePatternData writes n records that count up by 3 modulo the
@@ -69,7 +70,7 @@ func TestTrainLoRALearnsAndEvalUsesAdapter(t *testing.T) {
 	if len(lines) != 40 {
 		t.Fatalf("train_log.jsonl has %d lines, want 40", len(lines))
 	}
-	var last logLine
+	var last train.LogLine
 	if err := json.Unmarshal([]byte(lines[39]), &last); err != nil || last.Step != 40 || last.ValLoss == nil || last.TokensPerSec <= 0 {
 		t.Fatalf("last log line %s: %+v %v", lines[39], last, err)
 	}
@@ -144,7 +145,7 @@ func TestInterruptedTrainResumesBitIdentically(t *testing.T) {
 func stripTimings(t *testing.T, log []byte) []byte {
 	var out []byte
 	for _, line := range bytes.Split(bytes.TrimSpace(log), []byte("\n")) {
-		var l logLine
+		var l train.LogLine
 		if err := json.Unmarshal(line, &l); err != nil {
 			t.Fatal(err)
 		}

@@ -295,3 +295,11 @@ func (t *Trainer) RunUntil(ctx context.Context, b Budget, onStep func(StepLog) e
 		}
 	}
 }
+
+// LogLine is one line of a training log (train_log.jsonl): a step and how
+// fast it ran.
+type LogLine struct {
+	StepLog
+	TokensPerSec float64 `json:"tokens_per_s"`
+	ElapsedSec   float64 `json:"elapsed_s"`
+}

@@ -137,3 +137,23 @@ func UploadFile(ctx context.Context, s blob.Store, path, key string, createOnly 
 	}
 	return err
 }
+
+// Cached downloads prefix into dir unless an earlier invocation completed
+// that already (its marker file exists), and returns dir.
+func Cached(ctx context.Context, s blob.Store, prefix, dir string) (string, error) {
+	marker := filepath.Join(dir, ".lorafn-complete")
+	if _, err := os.Stat(marker); err == nil {
+		return dir, nil
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return "", err
+	}
+	n, err := Download(ctx, s, prefix, dir)
+	if err != nil {
+		return "", err
+	}
+	if n == 0 {
+		return "", fmt.Errorf("nothing under %s", prefix)
+	}
+	return dir, os.WriteFile(marker, nil, 0o644)
+}

@@ -59,8 +59,10 @@ type Status struct {
 	Done       bool     `json:"done"`
 	// CheckpointSeconds is how long the last checkpoint took to write; the
 	// next chunk keeps at least twice that free before its deadline.
-	CheckpointSeconds float64   `json:"checkpoint_seconds"`
-	UpdatedAt         time.Time `json:"updated_at"`
+	CheckpointSeconds float64 `json:"checkpoint_seconds"`
+	// TrainSeconds is the wall time of all chunks, for the cost estimate.
+	TrainSeconds float64   `json:"train_seconds"`
+	UpdatedAt    time.Time `json:"updated_at"`
 }
 
 // ID derives a run id from what determines the run's result: the dataset

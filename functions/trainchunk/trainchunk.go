@@ -111,12 +111,14 @@ func (h *Handler) Handle(ctx context.Context, in In) (Out, error) {
 		margin = max(margin, time.Duration(2*status.CheckpointSeconds*float64(time.Second)))
 		budget.Deadline = dl.Add(-margin)
 	}
-	var logs []train.StepLog
-	last := time.Now()
+	var logs []train.LogLine
+	chunkStart := time.Now()
+	last := chunkStart
 	_, err = tr.RunUntil(context.WithoutCancel(ctx), budget, func(l train.StepLog) error {
 		now := time.Now()
-		logs = append(logs, l)
-		h.emit(in, l, float64(l.Tokens)/now.Sub(last).Seconds())
+		line := train.LogLine{StepLog: l, TokensPerSec: float64(l.Tokens) / now.Sub(last).Seconds(), ElapsedSec: now.Sub(chunkStart).Seconds()}
+		logs = append(logs, line)
+		h.emit(in, line)
 		last = now
 		return nil
 	})
@@ -149,6 +151,7 @@ func (h *Handler) Handle(ctx context.Context, in In) (Out, error) {
 		return Out{}, fmt.Errorf("train: %w", err)
 	}
 	status.CheckpointSeconds = time.Since(saveStart).Seconds()
+	status.TrainSeconds += time.Since(chunkStart).Seconds()
 
 	lastLog := logs[len(logs)-1]
 	out = Out{Done: tr.Done(), Step: tr.State.Step, TotalSteps: tr.TotalSteps(), ChunkSteps: len(logs), Loss: lastLog.Loss}
@@ -179,7 +182,7 @@ func (h *Handler) finish(ctx context.Context, r runs.Run, j *job, st *runs.Statu
 }
 
 // putLog writes the chunk's step logs as one part of the run's log.
-func (h *Handler) putLog(ctx context.Context, r runs.Run, start int, logs []train.StepLog) error {
+func (h *Handler) putLog(ctx context.Context, r runs.Run, start int, logs []train.LogLine) error {
 	var b strings.Builder
 	for _, l := range logs {
 		line, err := json.Marshal(l)
@@ -194,7 +197,7 @@ func (h *Handler) putLog(ctx context.Context, r runs.Run, start int, logs []trai
 }
 
 // emit writes one CloudWatch Embedded Metric Format line.
-func (h *Handler) emit(in In, l train.StepLog, tokensPerSec float64) {
+func (h *Handler) emit(in In, l train.LogLine) {
 	if h.Metrics == nil {
 		return
 	}
@@ -216,7 +219,7 @@ func (h *Handler) emit(in In, l train.StepLog, tokensPerSec float64) {
 		"segment":         in.Segment,
 		"chunk":           in.Chunk,
 		"TrainLoss":       l.Loss,
-		"TokensPerSecond": tokensPerSec,
+		"TokensPerSecond": l.TokensPerSec,
 		"StepsDone":       l.Step,
 	}
 	b, _ := json.Marshal(line)
@@ -245,12 +248,12 @@ func (h *Handler) open(ctx context.Context, m runs.Manifest) (*job, error) {
 	if cache == "" {
 		cache = filepath.Join(os.TempDir(), "lorafn-cache")
 	}
-	modelDir, err := cached(ctx, h.Store, m.Config.BaseModel, filepath.Join(cache, "models", safeName(m.BaseETag)))
+	modelDir, err := objects.Cached(ctx, h.Store, m.Config.BaseModel, filepath.Join(cache, "models", safeName(m.BaseETag)))
 	if err != nil {
 		return nil, fmt.Errorf("train: base model: %w", err)
 	}
 	r := runs.Run(m.RunID)
-	prepDir, err := cached(ctx, h.Store, r.Prep(), filepath.Join(cache, "prep", m.RunID))
+	prepDir, err := objects.Cached(ctx, h.Store, r.Prep(), filepath.Join(cache, "prep", m.RunID))
 	if err != nil {
 		return nil, fmt.Errorf("train: shards: %w", err)
 	}
@@ -294,26 +297,6 @@ func (d Shards) Len() int { return d.S.Len() }
 func (d Shards) Example(i int) (train.Example, error) {
 	ex, err := d.S.Example(i)
 	return train.Example{IDs: ex.IDs, Labels: ex.Labels}, err
-}
-
-// cached downloads prefix into dir unless an earlier invocation completed
-// that already (its marker file exists), and returns dir.
-func cached(ctx context.Context, s blob.Store, prefix, dir string) (string, error) {
-	marker := filepath.Join(dir, ".lorafn-complete")
-	if _, err := os.Stat(marker); err == nil {
-		return dir, nil
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		return "", err
-	}
-	n, err := objects.Download(ctx, s, prefix, dir)
-	if err != nil {
-		return "", err
-	}
-	if n == 0 {
-		return "", fmt.Errorf("nothing under %s", prefix)
-	}
-	return dir, os.WriteFile(marker, nil, 0o644)
 }
 
 func safeName(s string) string {
