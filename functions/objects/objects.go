@@ -157,3 +157,13 @@ func Cached(ctx context.Context, s blob.Store, prefix, dir string) (string, erro
 	}
 	return dir, os.WriteFile(marker, nil, 0o644)
 }
+
+// SafeName maps s (an ETag, say) to a name usable as a folder name.
+func SafeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return '_'
+	}, s)
+}

@@ -248,7 +248,7 @@ func (h *Handler) open(ctx context.Context, m runs.Manifest) (*job, error) {
 	if cache == "" {
 		cache = filepath.Join(os.TempDir(), "lorafn-cache")
 	}
-	modelDir, err := objects.Cached(ctx, h.Store, m.Config.BaseModel, filepath.Join(cache, "models", safeName(m.BaseETag)))
+	modelDir, err := objects.Cached(ctx, h.Store, m.Config.BaseModel, filepath.Join(cache, "models", objects.SafeName(m.BaseETag)))
 	if err != nil {
 		return nil, fmt.Errorf("train: base model: %w", err)
 	}
@@ -297,13 +297,4 @@ func (d Shards) Len() int { return d.S.Len() }
 func (d Shards) Example(i int) (train.Example, error) {
 	ex, err := d.S.Example(i)
 	return train.Example{IDs: ex.IDs, Labels: ex.Labels}, err
-}
-
-func safeName(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
-			return r
-		}
-		return '_'
-	}, s)
 }
