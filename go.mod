@@ -6,6 +6,8 @@ require gonum.org/v1/gonum v0.17.0
 
 require golang.org/x/text v0.23.0
 
+require github.com/aws/aws-lambda-go v1.55.1 // indirect
+
 require (
 	github.com/aws/aws-sdk-go-v2 v1.48.0
 	github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream v1.7.27 // indirect
