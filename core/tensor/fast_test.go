@@ -343,6 +343,7 @@ func TestKernelsFMA(t *testing.T) {
 }
 
 func TestFastForUnknown(t *testing.T) {
+	t.Logf("kernels on this machine: %v", FastISAs())
 	if _, err := FastFor("vax"); err == nil {
 		t.Fatal("FastFor(vax) succeeded")
 	}

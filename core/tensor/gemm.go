@@ -39,6 +39,7 @@ type kernel struct {
 	kc     int // k steps per packed block: an nr-wide B panel stays in L1
 	mc     int // rows of C per task: a packed A block stays in L2
 	fn     kernelFunc
+	final  bool // fn honours kernFinal; if not, the driver writes C
 	// scratch holds per-task buffers (packed edge panel of A and partial
 	// sums), packedB per-call packed B; they are caches of allocations and
 	// never affect results.
@@ -46,7 +47,7 @@ type kernel struct {
 }
 
 func newKernel(name string, mr, nr int, fn kernelFunc) *kernel {
-	k := &kernel{name: name, mr: mr, nr: nr, kc: 256, fn: fn}
+	k := &kernel{name: name, mr: mr, nr: nr, kc: 256, fn: fn, final: true}
 	k.mc = mr * max(1, 96/mr)
 	k.scratch.New = func() any { return new([]float32) }
 	k.packedB.New = func() any { return new([]float32) }
@@ -153,7 +154,7 @@ func (kn *kernel) block(transA bool, i0, mb, j0, nb, k int, alpha float32, a []f
 				if pc > 0 {
 					flags |= kernLoad
 				}
-				full := rows == mr && cols == nr
+				full := rows == mr && cols == nr && kn.final
 				cp := &wt[0] // unused unless the kernel writes C
 				if last && full {
 					flags |= kernFinal
@@ -164,7 +165,8 @@ func (kn *kernel) block(transA bool, i0, mb, j0, nb, k int, alpha float32, a []f
 				}
 				kn.fn(kb, pa, rs, ks, &bpan[0], &wt[0], cp, ldc, alpha, beta, flags)
 				if last && !full {
-					// Edge tile: the kernel saved the sums; write the part inside C.
+					// Edge tile (or a kernel that never writes C): the
+					// kernel saved the sums; write the part inside C.
 					for r := 0; r < rows; r++ {
 						row := c[(i0+ir+r)*ldc+j : (i0+ir+r)*ldc+j+cols]
 						for jj := range row {
