@@ -5,7 +5,7 @@ BIN       ?= bin
 FUZZTIME  ?= 20s
 DEMO_DIR  ?= $(BIN)/demo
 
-.PHONY: help build test lint fmt bench fuzz demo clean
+.PHONY: help build test test-arm64 lint fmt bench fuzz demo clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -15,6 +15,10 @@ build: ## build the lorafn CLI into bin/
 
 test: lint ## vet, format check and the whole test suite (race detector on)
 	$(GO) test -race -count=1 ./...
+
+test-arm64: ## core/tensor's arm64 kernels (NEON, Go) under qemu-user-static
+	GOARCH=arm64 $(GO) vet ./core/tensor
+	GOARCH=arm64 $(GO) test -count=1 -exec qemu-aarch64-static ./core/tensor
 
 lint: ## go vet and gofmt
 	$(GO) vet ./...
