@@ -256,23 +256,24 @@ func (b *bucket) list(prefix, delimiter, marker string, maxKeys int) listing {
 		if !strings.HasPrefix(k, prefix) {
 			continue
 		}
-		group := k
+		// A key ending in the delimiter ("dir/") is a common prefix too.
+		group, isPrefix := k, false
 		if delimiter != "" {
 			if i := strings.Index(k[len(prefix):], delimiter); i >= 0 {
-				group = k[:len(prefix)+i+len(delimiter)]
+				group, isPrefix = k[:len(prefix)+i+len(delimiter)], true
 			}
 		}
-		if group <= marker || (group != k && group == out.last) {
+		if group <= marker || (isPrefix && len(out.prefixes) > 0 && group == out.last) {
 			continue
 		}
 		if len(out.objects)+len(out.prefixes) >= maxKeys {
 			out.truncated = true
 			break
 		}
-		if group == k {
-			out.objects = append(out.objects, b.objects[k])
-		} else {
+		if isPrefix {
 			out.prefixes = append(out.prefixes, group)
+		} else {
+			out.objects = append(out.objects, b.objects[k])
 		}
 		out.last = group
 	}
