@@ -45,6 +45,7 @@ func commands() []command {
 		{"prep", "validate, tokenize, split and shard a dataset for training", runPrep},
 		{"tokenizer", "tokenizer tools: 'tokenizer train' learns a byte-level BPE tokenizer.json", runTokenizer},
 		{"train", "fine-tune a model (LoRA, full or last-k layers) and write the adapter or model", runTrain},
+		{"run", "run the whole workflow (prep, chunked training, evaluation, promotion) on an embedded S3 server", runRun},
 		{"merge", "fold a LoRA adapter into its base model and write a full model folder", runMerge},
 	}
 }

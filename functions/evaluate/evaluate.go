@@ -72,6 +72,9 @@ func (h *Handler) Handle(ctx context.Context, in In) (Out, error) {
 	if err != nil {
 		return Out{}, fmt.Errorf("evaluate: shards: %w", err)
 	}
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		return Out{}, err
+	}
 	work, err := os.MkdirTemp(cache, "eval-")
 	if err != nil {
 		return Out{}, err

@@ -50,6 +50,9 @@ func (h *Handler) Handle(ctx context.Context, in In) (Out, error) {
 	if _, err := objects.GetJSON(ctx, h.Store, r.Manifest(), &m); err != nil {
 		return plan, fmt.Errorf("prep: %w", err)
 	}
+	if err := os.MkdirAll(h.WorkDir, 0o755); err != nil {
+		return plan, err
+	}
 	work, err := os.MkdirTemp(h.WorkDir, "prep-"+in.RunID+"-")
 	if err != nil {
 		return plan, err
@@ -110,6 +113,13 @@ func (h *Handler) Handle(ctx context.Context, in In) (Out, error) {
 		}
 	}
 	plan = runs.MakePlan(cfg, mc, stats.Train.Sequences, valExamples, stats.Train.Tokens)
+	plan.Rejected = stats.Rejected
+	for i, r := range stats.Rejections {
+		if i == 10 {
+			break
+		}
+		plan.Rejections = append(plan.Rejections, r.Detail)
+	}
 	if _, err := objects.Upload(ctx, h.Store, out, r.Prep(), true); err != nil {
 		return plan, fmt.Errorf("prep: uploading shards: %w", err)
 	}

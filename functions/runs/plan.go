@@ -19,6 +19,10 @@ type Plan struct {
 	ModelParams    int64   `json:"modelParams"`
 	EstimatedFLOPs float64 `json:"estimatedFlops"`
 	EstimatedHours float64 `json:"estimatedLambdaHours"`
+	// Rejected counts the records prep dropped (within the error budget);
+	// Rejections lists the first of them as file:line reasons.
+	Rejected   int      `json:"rejected"`
+	Rejections []string `json:"rejections,omitempty"`
 }
 
 // MakePlan sizes a run: about 6 FLOPs per parameter and token when every

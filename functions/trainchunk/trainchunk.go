@@ -257,6 +257,9 @@ func (h *Handler) open(ctx context.Context, m runs.Manifest) (*job, error) {
 	if err != nil {
 		return nil, fmt.Errorf("train: shards: %w", err)
 	}
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		return nil, err
+	}
 	work, err := os.MkdirTemp(cache, "chunk-")
 	if err != nil {
 		return nil, err
