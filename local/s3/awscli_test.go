@@ -111,17 +111,11 @@ func TestAWSCLI(t *testing.T) {
 		t.Fatalf("downloaded %d bytes, want the %d uploaded (err %v)", len(got), len(big), err)
 	}
 
-	// Conditional create through s3api.
-	out := must("s3api", "put-object", "--bucket", "cli-bucket", "--key", "runs/r1/manifest.json", "--body", small, "--if-none-match", "*")
-	sum := md5.Sum([]byte("{\"text\":\"hi\"}\n"))
-	if !strings.Contains(out, hex.EncodeToString(sum[:])) {
-		t.Errorf("put-object did not report the MD5 ETag:\n%s", out)
-	}
-	out, err = aws("s3api", "put-object", "--bucket", "cli-bucket", "--key", "runs/r1/manifest.json", "--body", small, "--if-none-match", "*")
-	if err == nil || !strings.Contains(out, "PreconditionFailed") {
-		t.Errorf("second put-object --if-none-match '*': err %v, want PreconditionFailed:\n%s", err, out)
-	}
-	out, err = aws("s3api", "get-object", "--bucket", "cli-bucket", "--key", "runs/nope", filepath.Join(dir, "nope"))
+	// Conditional create through s3api. CLI releases from before S3's
+	// conditional writes (August 2024; Debian bookworm ships 2.9.19) lack
+	// the option and say so; the SDK tests cover the server side then.
+	cliConditionalPut(t, aws, small)
+	out, err := aws("s3api", "get-object", "--bucket", "cli-bucket", "--key", "runs/nope", filepath.Join(dir, "nope"))
 	if err == nil || !strings.Contains(out, "NoSuchKey") {
 		t.Errorf("get-object of a missing key: err %v, want NoSuchKey:\n%s", err, out)
 	}
@@ -131,6 +125,23 @@ func TestAWSCLI(t *testing.T) {
 		t.Errorf("bucket not empty after rm --recursive:\n%s", ls)
 	}
 	must("s3", "rb", "s3://cli-bucket")
+}
+
+func cliConditionalPut(t *testing.T, aws func(...string) (string, error), small string) {
+	args := []string{"s3api", "put-object", "--bucket", "cli-bucket", "--key", "runs/r1/manifest.json", "--body", small, "--if-none-match", "*"}
+	out, err := aws(args...)
+	if err != nil && strings.Contains(strings.ToLower(out), "unknown options") {
+		t.Logf("this aws CLI has no put-object --if-none-match; conditional put not driven from the CLI:\n%s", out)
+		return
+	}
+	sum := md5.Sum([]byte("{\"text\":\"hi\"}\n"))
+	if err != nil || !strings.Contains(out, hex.EncodeToString(sum[:])) {
+		t.Fatalf("put-object --if-none-match '*' of a new key: %v, want the MD5 ETag:\n%s", err, out)
+	}
+	out, err = aws(args...)
+	if err == nil || !strings.Contains(out, "PreconditionFailed") {
+		t.Errorf("second put-object --if-none-match '*': err %v, want PreconditionFailed:\n%s", err, out)
+	}
 }
 
 // TestAWSCLIStreaming runs the CLI over TLS, where botocore streams
