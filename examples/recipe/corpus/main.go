@@ -36,7 +36,7 @@ func main() {
 	general := flag.String("general", "", "held-out general reference JSONL to write")
 	chunk := flag.Int("chunk", 1000, "target characters per pretraining record")
 	generalChunk := flag.Int("general-chunk", 600, "target characters per general record")
-	generalMax := flag.Int("general-max", 240, "at most this many general records (evenly spaced)")
+	generalMax := flag.Int("general-max", 160, "at most this many general records (evenly spaced)")
 	flag.Parse()
 	if *moby == "" || *sotu == "" || *train == "" || *text == "" || *general == "" {
 		fmt.Fprintln(os.Stderr, "usage: corpus --moby DIR --sotu DIR --train FILE --text FILE --general FILE")
