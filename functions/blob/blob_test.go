@@ -45,6 +45,8 @@ func s3Store(t *testing.T, opts locals3.Options) *blob.S3 {
 	return st
 }
 
+func blobOptions() locals3.Options { return locals3.Options{} }
+
 func TestS3Memory(t *testing.T) {
 	blobtest.Run(t, s3Store(t, locals3.Options{}), 11<<20+123)
 }

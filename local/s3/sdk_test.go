@@ -357,3 +357,41 @@ func TestSDKVirtualHost(t *testing.T) {
 		t.Errorf("path-style get = %q", body)
 	}
 }
+
+// TestSDKPresigned uses URLs from the SDK's presign client with a plain
+// HTTP client, as a browser or curl would.
+func TestSDKPresigned(t *testing.T) {
+	ctx := context.Background()
+	_, url := startServer(t, Options{})
+	c := sdkClient(url, true, nil)
+	mustCreateBucket(t, c, "presign")
+	pc := s3.NewPresignClient(c)
+	putReq, err := pc.PresignPutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("presign"), Key: aws.String("up.txt")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(putReq.Method, putReq.URL, strings.NewReader("via presigned url"))
+	for k, vs := range putReq.SignedHeader {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("presigned PUT: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	getReq, err := pc.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("presign"), Key: aws.String("up.txt")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err = http.Get(getReq.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "via presigned url" {
+		t.Errorf("presigned GET = %d %q", resp.StatusCode, b)
+	}
+}

@@ -175,6 +175,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	r.bucket, r.key = s.address(hr)
 	w.Header().Set("x-amz-request-id", r.id)
 	w.Header().Set("Server", "lorafn-s3")
+	if _, err := parseAuth(hr); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if err := s.route(w, r); err != nil {
 		s.writeError(w, r, err)
 	}

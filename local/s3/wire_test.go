@@ -181,3 +181,31 @@ func TestUnknownSubresource(t *testing.T) {
 		}
 	}
 }
+
+func TestAuthParsing(t *testing.T) {
+	_, url := startServer(t, Options{})
+	cases := map[string]string{
+		"":                      "", // anonymous
+		"AWS AKID:c2lnbmF0dXJl": "",
+		"AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-west-1/s3/aws4_request, SignedHeaders=host, Signature=00": "",
+		"AWS4-HMAC-SHA256 Credential=AKID/2026/eu-west-1/s3/aws4_request, SignedHeaders=host, Signature=00":     "AuthorizationHeaderMalformed",
+		"AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-west-1/s3/aws4_request":                                   "AuthorizationHeaderMalformed",
+		"Bearer token": "InvalidArgument",
+	}
+	for header, code := range cases {
+		req := must(http.NewRequest(http.MethodGet, url+"/", nil))
+		if header != "" {
+			req.Header.Set("Authorization", header)
+		}
+		resp := must(http.DefaultClient.Do(req))
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if code == "" && resp.StatusCode != http.StatusOK || code != "" && !strings.Contains(string(body), "<Code>"+code+"</Code>") {
+			t.Errorf("Authorization %q: %d %s, want %q", header, resp.StatusCode, body, code)
+		}
+	}
+	presigned := url + "/?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=00&X-Amz-Date=20260101T000000Z&X-Amz-SignedHeaders=host"
+	if resp := must(http.Get(presigned)); resp.StatusCode != http.StatusOK {
+		t.Errorf("presigned URL: %d", resp.StatusCode)
+	}
+}
