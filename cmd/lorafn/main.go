@@ -2,12 +2,15 @@
 //
 // Usage:
 //
-//	lorafn eval     --base DIR --data FILE.jsonl [--json] [--per-record]
-//	lorafn generate --base DIR --prompt-ids 1,2,3 [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S]
-//	lorafn init     --config config.json --out DIR [--seed S] [--std X]
-//	lorafn tokenize --tokenizer FILE [--no-special] [--decode] [--input FILE]
-//	lorafn prep     --tokenizer FILE --data FILE.jsonl --out DIR [--chat-template NAME] [--max-len N] [--val-fraction F] [--pack]
+//	lorafn run       [--base DIR --data FILE [--config lorafn.json] [--general FILE]] [--chunk-seconds S] [--endpoint URL]
+//	lorafn train     --base DIR --data FILE|DIR --out DIR [--method lora|full|last-k] [...]  (or --resume DIR)
+//	lorafn eval      --base DIR [--adapter DIR] --data FILE.jsonl [--json] [--per-record]
+//	lorafn generate  --base DIR [--adapter DIR] --prompt-ids 1,2,3 [...]
+//	lorafn merge     --base DIR --adapter DIR --out DIR
+//	lorafn prep      --tokenizer FILE --data FILE --out DIR [...]
+//	lorafn tokenize  --tokenizer FILE [--no-special] [--decode]
 //	lorafn tokenizer train --vocab-size N --out tokenizer.json FILES...
+//	lorafn init      --config config.json --out DIR [--seed S] [--std X]
 //
 // Each subcommand is one function returning an error; only main exits.
 package main
