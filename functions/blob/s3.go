@@ -99,13 +99,15 @@ func (s *S3) Put(ctx context.Context, key string, body io.Reader, opts PutOption
 	if partSize <= 0 {
 		partSize = DefaultPartSize
 	}
-	buf := make([]byte, partSize)
-	n, err := io.ReadFull(body, buf)
-	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+	// Read up to one part; a small body (most of what the workflow
+	// writes) costs only its own size.
+	var first bytes.Buffer
+	n, err := io.CopyN(&first, body, partSize)
+	if err != nil && err != io.EOF {
 		return "", &Error{Op: "put", Key: key, Err: err}
 	}
-	if int64(n) < partSize {
-		in := &s3.PutObjectInput{Bucket: &s.Bucket, Key: &key, Body: bytes.NewReader(buf[:n]), ContentLength: aws.Int64(int64(n))}
+	if n < partSize {
+		in := &s3.PutObjectInput{Bucket: &s.Bucket, Key: &key, Body: bytes.NewReader(first.Bytes()), ContentLength: aws.Int64(n)}
 		if opts.ContentType != "" {
 			in.ContentType = &opts.ContentType
 		}
@@ -121,7 +123,7 @@ func (s *S3) Put(ctx context.Context, key string, body io.Reader, opts PutOption
 		}
 		return aws.ToString(out.ETag), nil
 	}
-	return s.putMultipart(ctx, key, buf, body, opts)
+	return s.putMultipart(ctx, key, first.Bytes(), body, opts)
 }
 
 func (s *S3) putMultipart(ctx context.Context, key string, buf []byte, body io.Reader, opts PutOptions) (etag string, err error) {

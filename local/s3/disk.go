@@ -42,6 +42,12 @@ func metaName(key string) string {
 	return hex.EncodeToString(sum[:]) + ".json"
 }
 
+// markerFile identifies a directory as this server's storage. load
+// refuses a non-empty directory without it, so pointing Dir at a directory
+// holding other files (a home directory, say) cannot get them cleaned up
+// as leftovers.
+const markerFile = ".lorafn-s3"
+
 func (d *diskStorage) load() (map[string]*bucket, error) {
 	if err := os.MkdirAll(d.dir, 0o755); err != nil {
 		return nil, err
@@ -50,10 +56,20 @@ func (d *diskStorage) load() (map[string]*bucket, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, err := os.Stat(filepath.Join(d.dir, markerFile)); errors.Is(err, os.ErrNotExist) {
+		if len(entries) > 0 {
+			return nil, fmt.Errorf("%s is not empty and has no %s file: not a lorafn S3 data directory", d.dir, markerFile)
+		}
+		if err := writeFileAtomic(filepath.Join(d.dir, markerFile), []byte("lorafn S3 storage, layout 1\n")); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, err
+	}
 	buckets := map[string]*bucket{}
 	for _, e := range entries {
-		if !e.IsDir() {
-			continue
+		if !e.IsDir() || checkBucketName(e.Name()) != nil {
+			continue // not a bucket (the marker, a temporary file)
 		}
 		bdir := d.bucketDir(e.Name())
 		raw, err := os.ReadFile(filepath.Join(bdir, "bucket.json"))

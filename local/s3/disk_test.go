@@ -186,3 +186,22 @@ func TestOnCreated(t *testing.T) {
 		t.Errorf("GetBucketNotificationConfiguration = %+v, %v; want EventBridge enabled", nc, err)
 	}
 }
+
+// TestDiskRefusesForeignDirectory: a non-empty directory that this server
+// did not create is refused, and nothing in it is touched.
+func TestDiskRefusesForeignDirectory(t *testing.T) {
+	dir := t.TempDir()
+	keep := filepath.Join(dir, "photos")
+	os.MkdirAll(keep, 0o755)
+	os.WriteFile(filepath.Join(keep, "cat.jpg"), []byte("meow"), 0o644)
+	if _, err := New(Options{Dir: dir}); err == nil || !strings.Contains(err.Error(), "not a lorafn S3 data directory") {
+		t.Fatalf("New over a foreign directory: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(keep, "cat.jpg")); err != nil || string(b) != "meow" {
+		t.Fatalf("foreign file touched: %q %v", b, err)
+	}
+	// An empty or missing directory is adopted.
+	if _, err := New(Options{Dir: filepath.Join(dir, "new", "s3")}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -142,12 +142,16 @@ func checkKey(key string) error {
 	return nil
 }
 
-// bucketExists answers NoSuchBucket before a body is read.
-func (s *Server) bucketExists(name string) error {
+// precheck answers NoSuchBucket, or a failed write condition, before a
+// body is read.
+func (s *Server) precheck(bucket, key string, c writeConditions) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, err := s.lookupBucket(name)
-	return err
+	b, err := s.lookupBucket(bucket)
+	if err != nil {
+		return err
+	}
+	return c.check(bucket, key, b.objects[key])
 }
 
 func (s *Server) putObject(w http.ResponseWriter, r *request) error {
@@ -158,7 +162,10 @@ func (s *Server) putObject(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.bucketExists(r.bucket); err != nil {
+	// Fail before reading the body when the conditions already fail (with
+	// Expect: 100-continue the client never sends it); commitObject checks
+	// again against whatever is current when the upload ends.
+	if err := s.precheck(r.bucket, r.key, conds); err != nil {
 		return err
 	}
 	p, aerr := newPayload(r.Request)
