@@ -121,3 +121,50 @@ func decodeListed(t *testing.T, s string, encoded bool) string {
 }
 
 func queryUnescape(s string) (string, error) { return neturl.QueryUnescape(s) }
+
+// TestListObjectsV1 pages with markers the way V1 clients do: NextMarker
+// when a delimiter is given, else the last key.
+func TestListObjectsV1(t *testing.T) {
+	ctx := context.Background()
+	_, url := startServer(t, Options{})
+	c := sdkClient(url, true, nil)
+	mustCreateBucket(t, c, "v1list")
+	keys := []string{"a/1", "a/2", "b", "c/x/y", "d"}
+	for _, k := range keys {
+		put(t, c, "v1list", k, k)
+	}
+	for _, delimiter := range []string{"", "/"} {
+		wantObjs, wantPrefixes := referenceList(keys, "", delimiter)
+		var objs, prefixes []string
+		marker := ""
+		for page := 0; ; page++ {
+			in := &s3.ListObjectsInput{Bucket: aws.String("v1list"), MaxKeys: aws.Int32(1), Marker: aws.String(marker)}
+			if delimiter != "" {
+				in.Delimiter = aws.String(delimiter)
+			}
+			out, err := c.ListObjects(ctx, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range out.Contents {
+				objs = append(objs, aws.ToString(o.Key))
+				marker = aws.ToString(o.Key)
+			}
+			for _, p := range out.CommonPrefixes {
+				prefixes = append(prefixes, aws.ToString(p.Prefix))
+			}
+			if !aws.ToBool(out.IsTruncated) {
+				break
+			}
+			if delimiter != "" {
+				marker = aws.ToString(out.NextMarker)
+			}
+			if page > 20 {
+				t.Fatal("V1 pagination does not end")
+			}
+		}
+		if !slices.Equal(objs, wantObjs) || !slices.Equal(prefixes, wantPrefixes) {
+			t.Errorf("delimiter %q: keys %q prefixes %q, want %q %q", delimiter, objs, prefixes, wantObjs, wantPrefixes)
+		}
+	}
+}
