@@ -94,8 +94,13 @@ func md5hex(s string) string {
 }
 
 func TestSDKObjects(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { testSDKObjects(t, Options{}) })
+	t.Run("disk", func(t *testing.T) { testSDKObjects(t, Options{Dir: t.TempDir()}) })
+}
+
+func testSDKObjects(t *testing.T, opts Options) {
 	ctx := context.Background()
-	_, url := startServer(t, Options{})
+	_, url := startServer(t, opts)
 	c := sdkClient(url, true, nil)
 	mustCreateBucket(t, c, "runs")
 
@@ -198,6 +203,25 @@ func TestSDKObjects(t *testing.T) {
 	if apiCode(err) != "InvalidRequest" {
 		t.Errorf("copy onto itself: %v, want InvalidRequest", err)
 	}
+	_, err = c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("runs"), Key: aws.String("m3"), CopySource: aws.String("runs/m"), CopySourceIfMatch: aws.String(`"stale"`)})
+	if apiCode(err) != "PreconditionFailed" {
+		t.Errorf("copy with a stale x-amz-copy-source-if-match: %v, want PreconditionFailed", err)
+	}
+	_, err = c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("runs"), Key: aws.String("m2"), CopySource: aws.String("runs/m"), IfNoneMatch: aws.String("*")})
+	if apiCode(err) != "PreconditionFailed" {
+		t.Errorf("copy onto an existing key with If-None-Match: %v, want PreconditionFailed", err)
+	}
+	rout, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("runs"), Key: aws.String("m"), CopySource: aws.String("runs/m"),
+		MetadataDirective: types.MetadataDirectiveReplace, ContentType: aws.String("text/plain"), Metadata: map[string]string{"k": "v"}})
+	if err != nil || aws.ToString(rout.CopyObjectResult.ETag) != `"`+md5hex("meta")+`"` {
+		t.Fatalf("copy onto itself with REPLACE: %v", err)
+	}
+	if h, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("runs"), Key: aws.String("m")}); err != nil || aws.ToString(h.ContentType) != "text/plain" || h.Metadata["k"] != "v" || h.Metadata["run-id"] != "" {
+		t.Errorf("after REPLACE: %+v %v", h, err)
+	}
+	if body, _ := get(t, c, &s3.GetObjectInput{Bucket: aws.String("runs"), Key: aws.String("m2")}); body != "meta" {
+		t.Errorf("copy changed after its source was replaced: %q", body)
+	}
 
 	// Delete, batch delete, bucket deletion rules.
 	if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("runs"), Key: aws.String("nope")}); err != nil {
@@ -240,6 +264,10 @@ func TestSDKListBuckets(t *testing.T) {
 	if got := strings.Join(names, ","); got != "alpha,mid.dle,zeta" {
 		t.Errorf("ListBuckets = %s", got)
 	}
+	loc, err := c.GetBucketLocation(context.Background(), &s3.GetBucketLocationInput{Bucket: aws.String("alpha")})
+	if err != nil || loc.LocationConstraint != "" {
+		t.Errorf("GetBucketLocation = %+v, %v; want the empty us-east-1 constraint", loc, err)
+	}
 }
 
 // TestSDKMultipart uploads three parts and checks the content and S3's
@@ -269,6 +297,10 @@ func TestSDKMultipart(t *testing.T) {
 			t.Errorf("part %d ETag %s", n, aws.ToString(out.ETag))
 		}
 		done = append(done, types.CompletedPart{PartNumber: aws.Int32(n), ETag: out.ETag})
+	}
+	lp, err := c.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String("models"), Key: aws.String("w.safetensors"), UploadId: cr.UploadId})
+	if err != nil || len(lp.Parts) != 3 || aws.ToInt64(lp.Parts[2].Size) != 4 || aws.ToString(lp.Parts[0].ETag) != aws.ToString(done[0].ETag) {
+		t.Errorf("ListParts = %+v, %v", lp, err)
 	}
 	// Parts out of order are refused.
 	_, err = c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("models"), Key: aws.String("w.safetensors"), UploadId: cr.UploadId,
