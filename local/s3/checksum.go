@@ -54,6 +54,20 @@ type payload struct {
 	sumAlg  string    // flexible checksum algorithm (lower case), if any
 	sum     hash.Hash // its running hash
 	sumWant string    // expected value from a header; empty if it comes in a trailer
+
+	readErr error // why reading the body failed, if it did
+}
+
+// storeError turns a failure to store the payload into an S3 error: the
+// client's fault (400) when reading its body failed, else the server's.
+func (p *payload) storeError(err error) error {
+	if p.readErr == nil {
+		return errInternal(err)
+	}
+	if errors.Is(p.readErr, errChunked) {
+		return errInvalidRequest(p.readErr.Error())
+	}
+	return &apiError{Status: http.StatusBadRequest, Code: "IncompleteBody", Message: "The request body could not be read: " + p.readErr.Error()}
 }
 
 // newPayload inspects the request headers and wraps its body.
@@ -114,6 +128,9 @@ func newPayload(r *http.Request) (*payload, *apiError) {
 
 func (p *payload) Read(b []byte) (int, error) {
 	n, err := p.r.Read(b)
+	if err != nil && err != io.EOF {
+		p.readErr = err
+	}
 	if n > 0 {
 		p.n += int64(n)
 		p.md5.Write(b[:n])
@@ -125,7 +142,8 @@ func (p *payload) Read(b []byte) (int, error) {
 		}
 	}
 	if p.n > maxObjectSize {
-		return n, errors.New("body larger than 5 GiB")
+		p.readErr = errors.New("body larger than 5 GiB")
+		return n, p.readErr
 	}
 	return n, err
 }

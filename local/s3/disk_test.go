@@ -3,6 +3,8 @@ package s3
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -203,5 +206,36 @@ func TestDiskRefusesForeignDirectory(t *testing.T) {
 	// An empty or missing directory is adopted.
 	if _, err := New(Options{Dir: filepath.Join(dir, "new", "s3")}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestStoreFailures: a storage failure is the server's (500 InternalError),
+// a body that breaks off is the client's (400 IncompleteBody); neither
+// leaves an object behind.
+func TestStoreFailures(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := New(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("PUT", "/fail", nil))
+
+	broken := httptest.NewRequest("PUT", "/fail/k", io.MultiReader(strings.NewReader("abc"), iotest.ErrReader(errors.New("connection reset"))))
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, broken)
+	if rec.Code != 400 || !strings.Contains(rec.Body.String(), "IncompleteBody") {
+		t.Errorf("broken body: %d %s, want 400 IncompleteBody", rec.Code, rec.Body.String())
+	}
+
+	os.RemoveAll(filepath.Join(dir, "fail", "data")) // the disk "fails"
+	rec = httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest("PUT", "/fail/k", strings.NewReader("abc")))
+	if rec.Code != 500 || !strings.Contains(rec.Body.String(), "InternalError") {
+		t.Errorf("storage failure: %d %s, want 500 InternalError", rec.Code, rec.Body.String())
+	}
+	rec = httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest("HEAD", "/fail/k", nil))
+	if rec.Code != 404 {
+		t.Errorf("after failed puts HEAD = %d, want 404", rec.Code)
 	}
 }

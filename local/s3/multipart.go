@@ -105,7 +105,7 @@ func (s *Server) uploadPart(w http.ResponseWriter, r *request) error {
 	data, err := s.store.stage(r.bucket, p)
 	if err != nil {
 		s.store.discard(r.bucket, data)
-		return bodyError(err)
+		return p.storeError(err)
 	}
 	if aerr := p.verify(); aerr != nil {
 		s.store.discard(r.bucket, data)

@@ -175,7 +175,7 @@ func (s *Server) putObject(w http.ResponseWriter, r *request) error {
 	data, err := s.store.stage(r.bucket, p)
 	if err != nil {
 		s.store.discard(r.bucket, data)
-		return bodyError(err)
+		return p.storeError(err)
 	}
 	if aerr := p.verify(); aerr != nil {
 		s.store.discard(r.bucket, data)
@@ -198,14 +198,6 @@ func (s *Server) putObject(w http.ResponseWriter, r *request) error {
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
-}
-
-// bodyError turns a failure to read a request body into an S3 error.
-func bodyError(err error) error {
-	if errors.Is(err, errChunked) {
-		return errInvalidRequest(err.Error())
-	}
-	return &apiError{Status: http.StatusBadRequest, Code: "IncompleteBody", Message: "The request body could not be read: " + err.Error()}
 }
 
 // byteRange is an inclusive range of object bytes.
@@ -451,7 +443,7 @@ func readXMLBody(r *request) ([]byte, error) {
 	}
 	body, err := io.ReadAll(io.LimitReader(p, maxXMLBody+1))
 	if err != nil {
-		return nil, bodyError(err)
+		return nil, p.storeError(err)
 	}
 	if len(body) > maxXMLBody {
 		return nil, errMalformedXML(errors.New("body too large"))
