@@ -168,3 +168,39 @@ func TestListObjectsV1(t *testing.T) {
 		}
 	}
 }
+
+// TestListObjectsV2StartAfter: keys after start-after only, with and
+// without pagination.
+func TestListObjectsV2StartAfter(t *testing.T) {
+	ctx := context.Background()
+	_, url := startServer(t, Options{})
+	c := sdkClient(url, true, nil)
+	mustCreateBucket(t, c, "after")
+	keys := []string{"runs/a/step-1", "runs/a/step-2", "runs/a/step-3", "runs/b/step-1"}
+	for _, k := range keys {
+		put(t, c, "after", k, "x")
+	}
+	for _, pageSize := range []int32{1, 1000} {
+		var got []string
+		p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String("after"), StartAfter: aws.String("runs/a/step-1"), MaxKeys: aws.Int32(pageSize)})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if aws.ToString(page.StartAfter) != "runs/a/step-1" {
+				t.Errorf("StartAfter not echoed: %q", aws.ToString(page.StartAfter))
+			}
+			for _, o := range page.Contents {
+				got = append(got, aws.ToString(o.Key))
+			}
+		}
+		if !slices.Equal(got, keys[1:]) {
+			t.Errorf("page size %d: %q, want %q", pageSize, got, keys[1:])
+		}
+	}
+	_, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("after"), ContinuationToken: aws.String("!!not-a-token")})
+	if apiCode(err) != "InvalidArgument" {
+		t.Errorf("bad continuation token: %v, want InvalidArgument", err)
+	}
+}
