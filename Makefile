@@ -5,13 +5,21 @@ BIN       ?= bin
 FUZZTIME  ?= 20s
 DEMO_DIR  ?= $(BIN)/demo
 
-.PHONY: help build test test-arm64 lint fmt bench fuzz demo example-data example-model clean
+.PHONY: help build lambda test test-arm64 lint fmt bench fuzz demo example-data example-model clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
 
 build: ## build the lorafn CLI into bin/
 	$(GO) build -o $(BIN)/lorafn ./cmd/lorafn
+
+lambda: ## cross-compile the Lambda bootstrap for provided.al2023 (arm64 and x86_64) into dist/
+	@set -e; for arch in arm64 amd64; do \
+	  mkdir -p dist/lambda-$$arch; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -tags lambda.norpc -o dist/lambda-$$arch/bootstrap ./functions/lambda; \
+	  (cd dist/lambda-$$arch && rm -f bootstrap.zip && python3 -c 'import zipfile,sys; z=zipfile.ZipFile("bootstrap.zip","w",zipfile.ZIP_DEFLATED); i=zipfile.ZipInfo("bootstrap",(1980,1,1,0,0,0)); i.external_attr=0o755<<16; i.compress_type=zipfile.ZIP_DEFLATED; z.writestr(i,open("bootstrap","rb").read()); z.close()'); \
+	  echo "dist/lambda-$$arch/bootstrap.zip"; \
+	done
 
 test: lint ## vet, format check and the whole test suite (race detector on)
 	$(GO) test -race -count=1 ./...
