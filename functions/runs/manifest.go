@@ -60,6 +60,9 @@ type Status struct {
 	// CheckpointSeconds is how long the last checkpoint took to write; the
 	// next chunk keeps at least twice that free before its deadline.
 	CheckpointSeconds float64 `json:"checkpoint_seconds"`
+	// StepSeconds is the longest optimizer step seen, so a chunk does not
+	// start a step that cannot end before its deadline.
+	StepSeconds float64 `json:"step_seconds"`
 	// TrainSeconds is the wall time of all chunks, for the cost estimate.
 	TrainSeconds float64   `json:"train_seconds"`
 	UpdatedAt    time.Time `json:"updated_at"`

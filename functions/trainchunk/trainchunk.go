@@ -105,10 +105,13 @@ func (h *Handler) Handle(ctx context.Context, in In) (Out, error) {
 		return out, h.finish(ctx, r, j, &status, in, out)
 	}
 
-	budget := train.Budget{MaxSteps: m.Config.Chunk.MaxSteps}
+	budget := train.Budget{MaxSteps: m.Config.Chunk.MaxSteps, StepEstimate: seconds(status.StepSeconds)}
 	if dl, ok := ctx.Deadline(); ok {
-		margin := time.Duration(m.Config.Chunk.MarginSeconds) * time.Second
-		margin = max(margin, time.Duration(2*status.CheckpointSeconds*float64(time.Second)))
+		// Keep the configured margin, or twice the last checkpoint's write
+		// time if longer, but never more than half of what is left: a
+		// short simulated timeout still trains.
+		margin := max(seconds(float64(m.Config.Chunk.MarginSeconds)), seconds(2*status.CheckpointSeconds))
+		margin = min(margin, time.Until(dl)/2)
 		budget.Deadline = dl.Add(-margin)
 	}
 	var logs []train.LogLine
@@ -118,6 +121,7 @@ func (h *Handler) Handle(ctx context.Context, in In) (Out, error) {
 		now := time.Now()
 		line := train.LogLine{StepLog: l, TokensPerSec: float64(l.Tokens) / now.Sub(last).Seconds(), ElapsedSec: now.Sub(chunkStart).Seconds()}
 		logs = append(logs, line)
+		status.StepSeconds = max(status.StepSeconds, now.Sub(last).Seconds())
 		h.emit(in, line)
 		last = now
 		return nil
@@ -301,3 +305,5 @@ func (d Shards) Example(i int) (train.Example, error) {
 	ex, err := d.S.Example(i)
 	return train.Example{IDs: ex.IDs, Labels: ex.Labels}, err
 }
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

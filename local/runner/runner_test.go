@@ -427,3 +427,38 @@ func TestBadDatasetFailsWithLineReasons(t *testing.T) {
 		t.Errorf("a failed run promoted %v", infos)
 	}
 }
+
+// TestShortDeadlinesCutTheRunIntoChunks gives each chunk a simulated
+// Lambda timeout of 60 % of what the whole training took in one chunk, so
+// the chunks end at real deadlines, and compares the adapter with the
+// one-chunk run.
+func TestShortDeadlinesCutTheRunIntoChunks(t *testing.T) {
+	cfg := taskConfig(`{"training": {"max_steps": 60, "eval_steps": 0}, "chunk": {"margin_seconds": 90}}`)
+	whole := newStore(t)
+	key := putFixture(t, whole, taskRecords(48), cfg)
+	var one time.Duration
+	r := newRunner(t, whole, Options{OnStep: func(inv Invocation) {
+		if inv.Step == workflow.Train {
+			one += inv.Duration
+		}
+	}})
+	if d := runToEnd(t, r, "whole", s3Event(key)); d.Status != statemachine.StatusSucceeded {
+		t.Fatalf("one-chunk run: %s %s", d.Status, d.Cause)
+	}
+	want := resultBytes(t, whole, onlyRun(t, whole))
+
+	cut := newStore(t)
+	key = putFixture(t, cut, taskRecords(48), cfg)
+	var c counter
+	r = newRunner(t, cut, Options{OnStep: c.on, ChunkTimeout: one * 6 / 10})
+	if d := runToEnd(t, r, "cut", s3Event(key)); d.Status != statemachine.StatusSucceeded {
+		t.Fatalf("run with %s chunks: %s %s", one*6/10, d.Status, d.Cause)
+	}
+	if c.get(workflow.Train) < 2 {
+		t.Fatalf("%d chunks: the deadline did not cut the run", c.get(workflow.Train))
+	}
+	if got := resultBytes(t, cut, onlyRun(t, cut)); !bytes.Equal(got, want) {
+		t.Fatalf("the adapter of %d deadline-cut chunks differs from the one-chunk run", c.get(workflow.Train))
+	}
+	t.Logf("one chunk took %s; %d chunks of at most %s", one, c.get(workflow.Train), one*6/10)
+}
