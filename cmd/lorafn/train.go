@@ -35,11 +35,14 @@ const (
 // runSpec is a training run as the command line described it; it is saved
 // as run.json so --resume needs nothing else.
 type runSpec struct {
-	Base    string       `json:"base"`
-	Data    string       `json:"data"`
-	ValData string       `json:"val_data,omitempty"`
-	Tune    tune.Spec    `json:"tune"`
-	Train   train.Config `json:"train"`
+	Base    string `json:"base"`
+	Data    string `json:"data"`
+	ValData string `json:"val_data,omitempty"`
+	// ValFraction holds out that fraction of a raw dataset for validation
+	// when no --val-data is given.
+	ValFraction float64      `json:"val_fraction,omitempty"`
+	Tune        tune.Spec    `json:"tune"`
+	Train       train.Config `json:"train"`
 }
 
 func runTrain(ctx context.Context, args []string, stdout io.Writer) error {
@@ -51,9 +54,10 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) error {
 	out := fs.String("out", "", "output folder: the adapter (or model), train_log.jsonl, checkpoints/")
 	resume := fs.String("resume", "", "continue the run in this output folder from its latest checkpoint")
 	fs.StringVar(&rs.Base, "base", "", "Hugging Face model folder to fine-tune")
-	fs.StringVar(&rs.Data, "data", "", "training data: a folder written by 'lorafn prep', or a JSONL file of {\"input_ids\", \"labels\"}")
+	fs.StringVar(&rs.Data, "data", "", "training data: a JSONL/CSV dataset in any format 'lorafn prep' reads (tokenized with the base model's tokenizer), or a folder written by 'lorafn prep'")
+	fs.Float64Var(&rs.ValFraction, "val-fraction", 0, "hold out this fraction of a raw --data file for validation (when no --val-data)")
 	fs.StringVar(&rs.ValData, "val-data", "", "validation data, in the same forms as --data")
-	fs.StringVar(&rs.Tune.Method, "method", tune.LoRA, "lora, full, or last-k")
+	fs.StringVar(&rs.Tune.Method, "method", tune.LoRA, strings.Join(tune.Methods(), ", ")+" (dora: LoRA with DoRA's magnitude; takes the LoRA flags)")
 	fs.IntVar(&rs.Tune.LoRA.R, "r", 8, "LoRA rank")
 	fs.Float64Var(&rs.Tune.LoRA.Alpha, "alpha", 16, "LoRA alpha (scaling alpha/r, or alpha/sqrt(r) with --rslora)")
 	fs.Float64Var(&rs.Tune.LoRA.Dropout, "dropout", 0.05, "LoRA dropout")
@@ -62,6 +66,8 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&rs.Tune.LoRA.Init, "init", "true", `LoRA A initialisation: "true" (PEFT's default) or "gaussian"`)
 	fs.StringVar(&rs.Tune.InitAdapter, "init-adapter", "", "start from this PEFT LoRA adapter folder")
 	fs.Float64Var(&rs.Tune.LoRAPlusRatio, "loraplus-ratio", 0, "LoRA+: learning rate of B is this times --lr (0: off)")
+	ia3Targets := fs.String("ia3-targets", "", `ia3: target modules (default: PEFT's, "k_proj,v_proj,down_proj" or "c_attn,mlp.c_proj" for GPT-2)`)
+	ia3FF := fs.String("ia3-feedforward", "", "ia3: the targets whose input (not output) is scaled (default: PEFT's, down_proj or mlp.c_proj)")
 	fs.IntVar(&rs.Tune.LastK, "last-k", 2, "last-k: the number of top layers to train")
 	fs.BoolVar(&rs.Tune.TrainHead, "train-head", false, "last-k: also train the output head")
 	fs.BoolVar(&rs.Tune.TrainNorm, "train-norm", false, "last-k: also train the final norm")
@@ -103,6 +109,12 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) error {
 	c.Shuffle = !*noShuffle
 	if *targets != "" {
 		rs.Tune.LoRA.TargetModules = lora.ParseTargets(*targets)
+	}
+	if *ia3Targets != "" {
+		rs.Tune.IA3.TargetModules = lora.ParseTargets(*ia3Targets)
+		rs.Tune.IA3.FeedforwardModules = lora.ParseTargets(*ia3FF)
+	} else if *ia3FF != "" {
+		return usageError{"--ia3-feedforward needs --ia3-targets"}
 	}
 	if err := c.Validate(); err != nil {
 		return usageError{err.Error()}
@@ -151,7 +163,11 @@ func trainRun(ctx context.Context, rs runSpec, out, ck string, saveSteps int, st
 	if err != nil {
 		return err
 	}
-	trainSet, closeTrain, err := openDataset(rs.Data, data.TrainDir)
+	dataDir, err := prepared(ctx, rs.Base, rs.Data, filepath.Join(out, "prep", "train"), rs.Train.SeqLen, rs.ValFraction, stdout)
+	if err != nil {
+		return err
+	}
+	trainSet, closeTrain, err := openDataset(dataDir, data.TrainDir)
 	if err != nil {
 		return err
 	}
@@ -159,7 +175,11 @@ func trainRun(ctx context.Context, rs runSpec, out, ck string, saveSteps int, st
 	var valSet train.Dataset
 	switch {
 	case rs.ValData != "":
-		v, closeVal, err := openDataset(rs.ValData, data.TrainDir)
+		valDir, err := prepared(ctx, rs.Base, rs.ValData, filepath.Join(out, "prep", "validation"), rs.Train.SeqLen, 0, stdout)
+		if err != nil {
+			return err
+		}
+		v, closeVal, err := openDataset(valDir, data.TrainDir)
 		if err != nil {
 			return err
 		}
@@ -167,7 +187,7 @@ func trainRun(ctx context.Context, rs runSpec, out, ck string, saveSteps int, st
 		valSet = v
 	default:
 		// A prepared folder may hold its own validation split.
-		if v, closeVal, err := openDataset(filepath.Join(rs.Data, data.ValidationDir), ""); err == nil && v.Len() > 0 {
+		if v, closeVal, err := openDataset(filepath.Join(dataDir, data.ValidationDir), ""); err == nil && v.Len() > 0 {
 			defer closeVal()
 			valSet = v
 		}
@@ -230,8 +250,10 @@ func trainRun(ctx context.Context, rs runSpec, out, ck string, saveSteps int, st
 		return err
 	}
 	what := "adapter"
-	if tuned.Adapter == nil {
+	if tuned.PEFT == nil {
 		what = "model"
+	} else if err := tuned.WriteCard(out, filepath.Base(filepath.Clean(rs.Base))); err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "%s written to %s (%d steps, %d target tokens", what, out, tr.State.Step, tr.State.Tokens)
 	if tr.State.Evals > 0 {
@@ -241,6 +263,7 @@ func trainRun(ctx context.Context, rs runSpec, out, ck string, saveSteps int, st
 		fmt.Fprint(stdout, ", stopped early")
 	}
 	fmt.Fprintln(stdout, ")")
+	fmt.Fprintf(stdout, "serving: %s\n", tune.Serving(rs.Tune.Method))
 	return nil
 }
 
@@ -280,6 +303,48 @@ func saveCheckpoint(out string, tr *train.Trainer) error {
 		steps = append(steps[:oldest], steps[oldest+1:]...)
 	}
 	return nil
+}
+
+// prepared returns a folder of prepared shards for path: path itself when
+// it is one; otherwise path is a dataset file, prepared into dir with the
+// base model's tokenizer (once: a resumed run finds dir complete). A file
+// of pre-tokenized records is used as it is when the base model has no
+// tokenizer.json.
+func prepared(ctx context.Context, base, path, dir string, maxLen int, valFraction float64, stdout io.Writer) (string, error) {
+	if st, err := os.Stat(path); err != nil || st.IsDir() {
+		return path, err
+	}
+	if _, err := os.Stat(filepath.Join(base, "tokenizer.json")); errors.Is(err, os.ErrNotExist) {
+		return path, nil // pre-tokenized records; openDataset reads them
+	}
+	if _, err := os.Stat(filepath.Join(dir, data.StatsName)); err == nil {
+		return dir, nil
+	}
+	tok, err := loadTokenizer(base)
+	if err != nil {
+		return "", err
+	}
+	tc, tcPath, err := tokenizerConfig(base)
+	if err != nil {
+		return "", err
+	}
+	opts := data.Options{MaxLen: maxLen, ValFraction: valFraction, EOS: tc.EOSToken}
+	if opts.Chat, err = chooseChat("auto", tc, tcPath); err != nil {
+		return "", err
+	}
+	src, closer, err := data.OpenFile(path)
+	if err != nil {
+		return "", err
+	}
+	defer closer.Close()
+	stats, err := data.Prepare(ctx, src, tok, dir, opts)
+	if stats != nil {
+		printPrepSummary(stdout, stats)
+	}
+	if err != nil {
+		return "", err
+	}
+	return dir, nil
 }
 
 // openDataset opens prepared shards (a folder holding sub, or shards

@@ -257,3 +257,25 @@ func TestTrainUsageErrors(t *testing.T) {
 		t.Error("a refused run touched the existing output folder")
 	}
 }
+
+// TestTrainPreparesRawDatasets trains on a text/label JSONL file: the base
+// model's tokenizer prepares it, with a validation split held out.
+func TestTrainPreparesRawDatasets(t *testing.T) {
+	base, data, _ := classificationFixture(t)
+	out := filepath.Join(t.TempDir(), "run")
+	stdout, errOut, code := lorafn(t, "train", "--base", base, "--data", data, "--out", out, "--val-fraction", "0.25",
+		"--steps", "8", "--batch-size", "4", "--seq-len", "32", "--lr", "1e-2", "--targets", "all-linear")
+	if code != 0 {
+		t.Fatalf("train: exit %d: %s\n%s", code, errOut, stdout)
+	}
+	if !strings.Contains(stdout, "records: 48 read, 48 accepted") || !strings.Contains(stdout, "best validation loss") {
+		t.Fatalf("output:\n%s", stdout)
+	}
+	if _, err := os.Stat(filepath.Join(out, "prep", "train", "train")); err != nil {
+		t.Fatalf("no prepared shards: %v", err)
+	}
+	// Resuming finds the prepared data and does not prepare again.
+	if stdout, errOut, code := lorafn(t, "train", "--resume", out); code != 0 || strings.Contains(stdout, "records:") {
+		t.Fatalf("resume: exit %d: %s\n%s", code, errOut, stdout)
+	}
+}
