@@ -1,9 +1,11 @@
-// Package tune sets up a fine-tuning method on a model — LoRA, full
-// fine-tuning or the last k layers — and saves what it trained: a PEFT
-// adapter, or a complete Hugging Face model folder.
+// Package tune sets up a fine-tuning method on a model — LoRA, DoRA, (IA)³,
+// prompt tuning, prefix tuning, full fine-tuning or the last k layers — and
+// saves what it trained: a PEFT adapter, or a complete Hugging Face model
+// folder.
 package tune
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/lorafn/lorafn/core/model"
+	"github.com/lorafn/lorafn/core/peft/ia3"
 	"github.com/lorafn/lorafn/core/peft/lora"
 	"github.com/lorafn/lorafn/core/train"
 	"github.com/lorafn/lorafn/internal/atomicfile"
@@ -21,6 +24,8 @@ const (
 	LoRA  = "lora"
 	Full  = "full"
 	LastK = "last-k"
+	DoRA  = "dora"
+	IA3   = "ia3"
 )
 
 // Spec chooses a method and its options.
@@ -30,6 +35,8 @@ type Spec struct {
 	// LoRAPlusRatio, when above 0, trains every B matrix with the learning
 	// rate times this ratio (LoRA+; its authors suggest 16).
 	LoRAPlusRatio float64 `json:"loraplus_lr_ratio,omitempty"`
+	// IA3 configures (IA)³; empty targets mean PEFT's family defaults.
+	IA3 ia3.Config `json:"ia3,omitzero"`
 	// InitAdapter starts LoRA from an existing PEFT adapter folder.
 	InitAdapter string `json:"init_adapter,omitempty"`
 
@@ -44,10 +51,19 @@ type Spec struct {
 type Tuned struct {
 	Spec    Spec
 	Model   *model.Model
-	Adapter *lora.Adapter // LoRA only
+	Adapter *lora.Adapter // LoRA and DoRA only
+	// PEFT is the adapter of any PEFT method (the same as Adapter for LoRA);
+	// nil for full and last-k tuning.
+	PEFT Adapter
 	// BaseDir, when set, is the base model folder whose tokenizer files a
 	// saved full model carries along.
 	BaseDir string
+}
+
+// Adapter is what every PEFT method's adapter offers.
+type Adapter interface {
+	Params() []*model.Param
+	Save(dir string) error
 }
 
 // Setup freezes m and makes the method's parameters trainable. seed draws a
@@ -56,8 +72,12 @@ func Setup(m *model.Model, spec Spec, seed uint64) (*Tuned, error) {
 	m.SetTrainable(func(string) bool { return false })
 	t := &Tuned{Spec: spec, Model: m}
 	switch spec.Method {
-	case LoRA:
+	case LoRA, DoRA:
 		var err error
+		if spec.Method == DoRA {
+			spec.LoRA.UseDoRA = true
+			t.Spec.LoRA.UseDoRA = true
+		}
 		if spec.InitAdapter != "" {
 			t.Adapter, err = lora.Load(spec.InitAdapter, m)
 			if err == nil {
@@ -69,9 +89,16 @@ func Setup(m *model.Model, spec Spec, seed uint64) (*Tuned, error) {
 		if err != nil {
 			return nil, err
 		}
+		t.PEFT = t.Adapter
 		if !(spec.LoRAPlusRatio >= 0) {
 			return nil, fmt.Errorf("tune: loraplus_lr_ratio = %v: must not be negative", spec.LoRAPlusRatio)
 		}
+	case IA3:
+		a, err := ia3.Apply(m, spec.IA3)
+		if err != nil {
+			return nil, err
+		}
+		t.Spec.IA3, t.PEFT = a.Config, a
 	case Full:
 		m.SetTrainable(func(string) bool { return true })
 	case LastK:
@@ -97,10 +124,13 @@ func Setup(m *model.Model, spec Spec, seed uint64) (*Tuned, error) {
 		}
 		m.SetTrainable(func(name string) bool { return names[name] })
 	default:
-		return nil, fmt.Errorf("tune: method %q: want %s, %s or %s", spec.Method, LoRA, Full, LastK)
+		return nil, fmt.Errorf("tune: method %q: want one of %s", spec.Method, strings.Join(Methods(), ", "))
 	}
 	return t, nil
 }
+
+// Methods lists every method Setup knows.
+func Methods() []string { return []string{LoRA, DoRA, IA3, Full, LastK} }
 
 func blockParams(b *model.Block) []*model.Param {
 	ps := []*model.Param{b.Norm1.W, b.Norm1.B, b.Norm2.W, b.Norm2.B}
@@ -121,8 +151,8 @@ func blockParams(b *model.Block) []*model.Param {
 // matrices apart at their own learning rate.
 func (t *Tuned) Groups() []train.Group {
 	var params []*model.Param
-	if t.Adapter != nil {
-		params = t.Adapter.Params()
+	if t.PEFT != nil {
+		params = t.PEFT.Params()
 	} else {
 		for _, p := range t.Model.Params() {
 			if p.Trainable() {
@@ -166,14 +196,67 @@ func (t *Tuned) NumTrainable() int {
 // Save writes the result into dir: the PEFT adapter for LoRA, otherwise a
 // complete model folder with the base model's tokenizer files.
 func (t *Tuned) Save(dir string) error {
-	if t.Adapter != nil {
-		return t.Adapter.Save(dir)
+	if t.PEFT != nil {
+		return t.PEFT.Save(dir)
 	}
 	if err := t.Model.Save(dir); err != nil {
 		return err
 	}
 	if t.BaseDir != "" {
 		return CopyTokenizerFiles(t.BaseDir, dir)
+	}
+	return nil
+}
+
+// LoadAdapter reads the PEFT adapter in dir, whatever its peft_type, and
+// attaches it to m.
+func LoadAdapter(dir string, m *model.Model) (Adapter, error) {
+	path := filepath.Join(dir, lora.ConfigFile)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("tune: %w", err)
+	}
+	var head struct {
+		PeftType string `json:"peft_type"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return nil, fmt.Errorf("tune: %s: %w", path, err)
+	}
+	switch head.PeftType {
+	case "LORA":
+		return lora.Load(dir, m)
+	case "IA3":
+		return ia3.Load(dir, m)
+	}
+	return nil, fmt.Errorf("tune: %s: peft_type %q: lorafn reads LORA, IA3", path, head.PeftType)
+}
+
+// Serving says which servers can load what the method saves, from
+// peft-format.md §5: vLLM takes only plain LoRA (never DoRA, (IA)³,
+// prompt or prefix tuning), llama.cpp's converter only lora_A/lora_B.
+func Serving(method string) string {
+	switch method {
+	case LoRA:
+		return "PEFT; vLLM (Llama/Qwen2 family, r ≤ max_lora_rank); llama.cpp via convert_lora_to_gguf.py (without rsLoRA)"
+	case DoRA:
+		return "PEFT only: vLLM refuses DoRA and llama.cpp's converter rejects lora_magnitude_vector; merge it (lorafn merge) to serve elsewhere"
+	case IA3:
+		return "PEFT only: vLLM and llama.cpp have no (IA)³ loader; merge it into the base to serve elsewhere"
+	case Full, LastK:
+		return "a complete Hugging Face model: any server that loads the base architecture"
+	}
+	return "PEFT only: vLLM and llama.cpp have no loader for this method"
+}
+
+// WriteCard writes dir/README.md, the adapter's card: method, base model,
+// trained parameters and where it can be served.
+func (t *Tuned) WriteCard(dir, base string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "---\nlibrary_name: peft\nbase_model: %s\n---\n\n", base)
+	fmt.Fprintf(&b, "# Fine-tuned with lorafn\n\n- method: %s\n- base model: %s\n- trainable parameters: %d\n- serving: %s\n",
+		t.Spec.Method, base, t.NumTrainable(), Serving(t.Spec.Method))
+	if err := atomicfile.WriteFile(filepath.Join(dir, "README.md"), []byte(b.String())); err != nil {
+		return fmt.Errorf("tune: card: %w", err)
 	}
 	return nil
 }

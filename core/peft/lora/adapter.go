@@ -23,6 +23,7 @@ const (
 	keyPrefix   = "base_model.model."
 	keyA        = ".lora_A.weight"
 	keyB        = ".lora_B.weight"
+	keyM        = ".lora_magnitude_vector"
 )
 
 // Adapter is a LoRA adapter attached to a model.
@@ -74,6 +75,9 @@ func Apply(m *model.Model, cfg Config, seed uint64) (*Adapter, error) {
 		}
 		layer := newLayer(path, l, cfg)
 		layer.init(cfg, rng)
+		if layer.Magnitude != nil { // ‖W‖ per row, as B is zero
+			copy(layer.Magnitude.Data, layer.weightNorm())
+		}
 		a.Layers = append(a.Layers, layer)
 	}
 	if len(a.Layers) == 0 {
@@ -88,13 +92,18 @@ func Apply(m *model.Model, cfg Config, seed uint64) (*Adapter, error) {
 }
 
 func newLayer(path string, l *model.Linear, cfg Config) *Layer {
+	var mag *model.Param
+	if cfg.UseDoRA {
+		mag = &model.Param{Name: keyPrefix + path + keyM, Shape: []int{l.Out}, Data: make([]float32, l.Out)}
+	}
 	return &Layer{
-		Module:  path,
-		Base:    l,
-		A:       &model.Param{Name: keyPrefix + path + keyA, Shape: []int{cfg.R, l.In}, Data: make([]float32, cfg.R*l.In)},
-		B:       &model.Param{Name: keyPrefix + path + keyB, Shape: []int{l.Out, cfg.R}, Data: make([]float32, l.Out*cfg.R)},
-		Scaling: float32(cfg.Scaling()),
-		Dropout: float32(cfg.Dropout),
+		Magnitude: mag,
+		Module:    path,
+		Base:      l,
+		A:         &model.Param{Name: keyPrefix + path + keyA, Shape: []int{cfg.R, l.In}, Data: make([]float32, cfg.R*l.In)},
+		B:         &model.Param{Name: keyPrefix + path + keyB, Shape: []int{l.Out, cfg.R}, Data: make([]float32, l.Out*cfg.R)},
+		Scaling:   float32(cfg.Scaling()),
+		Dropout:   float32(cfg.Dropout),
 	}
 }
 
@@ -157,20 +166,33 @@ func (a *Adapter) NumParams() int {
 // Merge folds the adapter into the base weights, W ← W + scaling·B·A
 // (transposed for Conv1D, as PEFT's fan_in_fan_out), in float32, and
 // detaches it. The model then computes base+adapter without the branch.
+//
+// For DoRA the merged weight is W' = m/‖W + ΔW‖ ⊙ (W + ΔW), per output row.
 func (a *Adapter) Merge() {
 	for _, l := range a.Layers {
 		in, out, r := l.Base.In, l.Base.Out, l.A.Shape[0]
 		w := l.Base.W.Data
+		var f []float32
+		if l.Magnitude != nil {
+			norm := l.weightNorm()
+			f = make([]float32, out)
+			for o := range f {
+				f[o] = l.Magnitude.Data[o] / norm[o]
+			}
+		}
 		for o := 0; o < out; o++ {
 			for i := 0; i < in; i++ {
 				var s float32
 				for k := 0; k < r; k++ {
 					s += l.B.Data[o*r+k] * l.A.Data[k*in+i]
 				}
+				k := o*in + i
 				if l.Base.Transposed {
-					w[i*out+o] += s * l.Scaling
-				} else {
-					w[o*in+i] += s * l.Scaling
+					k = i*out + o
+				}
+				w[k] += s * l.Scaling
+				if f != nil {
+					w[k] *= f[o]
 				}
 			}
 		}
@@ -212,7 +234,7 @@ func (a *Adapter) peftConfig(fanInFanOut bool) map[string]any {
 		"rank_pattern":            map[string]any{},
 		"alpha_pattern":           map[string]any{},
 		"use_rslora":              c.UseRSLoRA,
-		"use_dora":                false,
+		"use_dora":                c.UseDoRA,
 	}
 }
 
@@ -281,8 +303,6 @@ func ReadConfig(dir string) (Config, error) {
 	switch {
 	case f.PeftType != "LORA":
 		return Config{}, fmt.Errorf("lora: %s: peft_type = %q, want \"LORA\"", path, f.PeftType)
-	case f.UseDoRA:
-		return unsupported("use_dora", true)
 	case f.Bias != "" && f.Bias != "none":
 		return unsupported("bias", f.Bias)
 	case f.LoraBias:
@@ -297,7 +317,7 @@ func ReadConfig(dir string) (Config, error) {
 		return unsupported("layers_to_transform", string(f.LayersToTransform))
 	}
 	c := Config{R: f.R, Alpha: f.Alpha, Dropout: f.Dropout, TargetModules: f.TargetModules,
-		UseRSLoRA: f.UseRSLoRA, BaseModel: f.BaseModel, Revision: f.Revision, Init: "true"}
+		UseRSLoRA: f.UseRSLoRA, UseDoRA: f.UseDoRA, BaseModel: f.BaseModel, Revision: f.Revision, Init: "true"}
 	if string(f.InitLoraWeights) == `"gaussian"` {
 		c.Init = "gaussian"
 	}
@@ -332,6 +352,9 @@ func Load(dir string, m *model.Model) (*Adapter, error) {
 		if err != nil {
 			return nil, fmt.Errorf("lora: %s: %w", path, err)
 		}
+		if suffix == keyM && !cfg.UseDoRA {
+			return nil, fmt.Errorf("lora: %s: tensor %q is a DoRA magnitude but use_dora is false", path, name)
+		}
 		if seen[module] {
 			continue
 		}
@@ -340,7 +363,7 @@ func Load(dir string, m *model.Model) (*Adapter, error) {
 			return nil, fmt.Errorf("lora: %s: tensor %q: %s has no linear layer %q", path, name, m.Config.Architecture, module)
 		}
 		other := keyPrefix + module + keyB
-		if suffix == keyB {
+		if suffix != keyA {
 			other = keyPrefix + module + keyA
 		}
 		if _, ok := f.Info(other); !ok {
@@ -376,6 +399,9 @@ func splitKey(name string) (module, suffix string, err error) {
 	rest, ok := strings.CutPrefix(name, keyPrefix)
 	if !ok {
 		return "", "", fmt.Errorf("tensor %q: key does not start with %q", name, keyPrefix)
+	}
+	if m, ok := strings.CutSuffix(rest, keyM); ok {
+		return m, keyM, nil
 	}
 	for _, sfx := range []string{keyA, keyB} {
 		if m, ok := strings.CutSuffix(rest, sfx); ok {

@@ -31,6 +31,9 @@ type Config struct {
 	Dropout       float64 `json:"lora_dropout"`
 	TargetModules Targets `json:"target_modules"`
 	UseRSLoRA     bool    `json:"use_rslora"`
+	// UseDoRA adds DoRA's magnitude vector (Liu et al., 2024) to every
+	// layer: see Layer.
+	UseDoRA bool `json:"use_dora,omitempty"`
 	// Init is "true" (uniform A, zero B) or "gaussian" (A ~ N(0, 1/r²)).
 	Init string `json:"-"`
 
@@ -173,3 +176,10 @@ func (t Targets) matches(path string) (bool, error) {
 	}
 	return false, nil
 }
+
+// Match reports whether the module path is a target, by PEFT's rules; the
+// other PEFT methods ((IA)³) select their layers the same way.
+func (t Targets) Match(path string) (bool, error) { return t.matches(path) }
+
+// Empty reports whether no target is given (the family default applies).
+func (t Targets) Empty() bool { return len(t.Names) == 0 && t.Regex == "" }

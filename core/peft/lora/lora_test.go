@@ -318,8 +318,12 @@ func TestReadPEFTConfig(t *testing.T) {
 	if c.R != 16 || c.Alpha != 32 || c.Dropout != 0.05 || !slices.Equal(c.TargetModules.Names, []string{"v_proj", "q_proj"}) {
 		t.Errorf("read %+v", c)
 	}
+	dora := strings.Replace(peft, `"use_dora": false`, `"use_dora": true`, 1)
+	os.WriteFile(filepath.Join(dir, ConfigFile), []byte(dora), 0o644)
+	if c, err := ReadConfig(dir); err != nil || !c.UseDoRA {
+		t.Errorf("use_dora true: read %+v, %v", c, err)
+	}
 	for _, bad := range []string{
-		strings.Replace(peft, `"use_dora": false`, `"use_dora": true`, 1),
 		strings.Replace(peft, `"bias": "none"`, `"bias": "all"`, 1),
 		strings.Replace(peft, `"peft_type": "LORA"`, `"peft_type": "IA3"`, 1),
 		strings.Replace(peft, `"r": 16`, `"r": 0`, 1),

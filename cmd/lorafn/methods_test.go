@@ -1,0 +1,92 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lorafn/lorafn/core/model"
+	"github.com/lorafn/lorafn/core/train"
+	"github.com/lorafn/lorafn/core/tune"
+)
+
+// TestTrainOtherMethods trains each PEFT method end to end on a tiny model
+// and checks that the saved adapter is PEFT's, carries a card with its
+// serving limits, loads back and lowers the loss of the pattern task.
+func TestTrainOtherMethods(t *testing.T) {
+	base := tinyModelDir(t)
+	data := writePatternData(t, 24, 16)
+	cases := []struct {
+		method, peftType, serving string
+		flags                     []string
+	}{
+		{"dora", "LORA", "vLLM refuses DoRA", []string{"--r", "4", "--alpha", "8", "--targets", "all-linear", "--lr", "1e-2"}},
+		{"ia3", "IA3", "no (IA)³ loader", []string{"--lr", "5e-2"}},
+	}
+	for _, c := range cases {
+		t.Run(c.method, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "run")
+			args := append([]string{"train", "--method", c.method, "--base", base, "--data", data, "--out", out,
+				"--steps", "25", "--batch-size", "4", "--seq-len", "16", "--seed", "3", "--dropout", "0"}, c.flags...)
+			stdout, errOut, code := lorafn(t, args...)
+			if code != 0 {
+				t.Fatalf("train: exit %d: %s\n%s", code, errOut, stdout)
+			}
+			if !strings.Contains(stdout, "serving: ") || !strings.Contains(stdout, c.serving) {
+				t.Errorf("stdout does not flag the serving limits (%q):\n%s", c.serving, stdout)
+			}
+			card, err := os.ReadFile(filepath.Join(out, "README.md"))
+			if err != nil || !strings.Contains(string(card), c.serving) || !strings.Contains(string(card), "method: "+c.method) {
+				t.Errorf("card %q, %v", card, err)
+			}
+			var cfg map[string]any
+			raw, err := os.ReadFile(filepath.Join(out, "adapter_config.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			json.Unmarshal(raw, &cfg)
+			if cfg["peft_type"] != c.peftType {
+				t.Errorf("peft_type %v, want %s", cfg["peft_type"], c.peftType)
+			}
+			if c.method == "dora" && cfg["use_dora"] != true {
+				t.Errorf("use_dora %v", cfg["use_dora"])
+			}
+
+			log, _ := os.ReadFile(filepath.Join(out, logFile))
+			lines := strings.Split(strings.TrimSpace(string(log)), "\n")
+			var first, last train.LogLine
+			json.Unmarshal([]byte(lines[0]), &first)
+			json.Unmarshal([]byte(lines[len(lines)-1]), &last)
+			if len(lines) != 25 || !(last.Loss < first.Loss) {
+				t.Errorf("%d log lines, loss %v -> %v", len(lines), first.Loss, last.Loss)
+			}
+
+			// The adapter loads on a fresh base and lowers the loss.
+			m, err := model.Load(base, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := patternBatch(m.Config)
+			before, _ := m.Loss(b)
+			if _, err := tune.LoadAdapter(out, m); err != nil {
+				t.Fatal(err)
+			}
+			after, _ := m.Loss(b)
+			t.Logf("%s: loss %.4f -> %.4f", c.method, before.Mean(), after.Mean())
+			if !(after.Mean() < before.Mean()) {
+				t.Errorf("adapter does not lower the loss: %.4f -> %.4f", before.Mean(), after.Mean())
+			}
+		})
+	}
+}
+
+// patternBatch is two sequences of the pattern task.
+func patternBatch(c *model.Config) *model.Batch {
+	b := &model.Batch{B: 2, T: 16, IDs: make([]int, 32)}
+	for i := range b.IDs {
+		b.IDs[i] = (7*(i/16+1) + 3*(i%16)) % 50
+	}
+	return b
+}
