@@ -5,13 +5,16 @@ BIN       ?= bin
 FUZZTIME  ?= 20s
 DEMO_DIR  ?= $(BIN)/demo
 
-.PHONY: help build lambda test test-arm64 lint fmt bench fuzz demo example-data example-model clean
+.PHONY: help build run lambda test test-arm64 lint fmt bench fuzz demo example-data example-model clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
 
 build: ## build the lorafn CLI into bin/
 	$(GO) build -o $(BIN)/lorafn ./cmd/lorafn
+
+run: build ## run the whole workflow on the built-in example (embedded S3, no account needed)
+	$(BIN)/lorafn run
 
 lambda: ## cross-compile the Lambda bootstrap for provided.al2023 (arm64 and x86_64) into dist/
 	@set -e; for arch in arm64 amd64; do \
