@@ -6,7 +6,10 @@ require gonum.org/v1/gonum v0.17.0
 
 require golang.org/x/text v0.23.0
 
-require github.com/aws/aws-lambda-go v1.55.1 // indirect
+require (
+	github.com/aws/aws-lambda-go v1.55.1 // indirect
+	go.yaml.in/yaml/v3 v3.0.6
+)
 
 require (
 	github.com/aws/aws-sdk-go-v2 v1.48.0

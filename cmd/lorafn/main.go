@@ -50,6 +50,7 @@ func commands() []command {
 		{"train", "fine-tune a model (LoRA, full or last-k layers) and write the adapter or model", runTrain},
 		{"run", "run the whole workflow (prep, chunked training, evaluation, promotion) on an embedded S3 server", runRun},
 		{"merge", "fold a LoRA adapter into its base model and write a full model folder", runMerge},
+		{"batch-train", "train a run to the end from its checkpoints (the AWS Batch CPU job)", runBatchTrain},
 	}
 }
 
