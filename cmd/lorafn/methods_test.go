@@ -24,6 +24,7 @@ func TestTrainOtherMethods(t *testing.T) {
 	}{
 		{"dora", "LORA", "vLLM refuses DoRA", []string{"--r", "4", "--alpha", "8", "--targets", "all-linear", "--lr", "1e-2"}},
 		{"ia3", "IA3", "no (IA)³ loader", []string{"--lr", "5e-2"}},
+		{"prompt", "PROMPT_TUNING", "vLLM removed prompt adapters", []string{"--num-virtual-tokens", "4", "--lr", "5e-2"}},
 	}
 	for _, c := range cases {
 		t.Run(c.method, func(t *testing.T) {

@@ -144,6 +144,10 @@ func (m *Model) attnSeqs(c *blockCache, li int, ps *pass) []*attnSeq {
 	dim := m.attnDims()
 	qs, ks := dim.heads*dim.d, dim.kvHeads*dim.d
 	T, tk := ps.T, ps.past+ps.T
+	var preK, preV []float32
+	if ps.kv == nil && ps.past > 0 { // a training pass after a prefix
+		preK, preV = m.prefixKV(li)
+	}
 	seqs := make([]*attnSeq, ps.B)
 	for b := range seqs {
 		s := &attnSeq{
@@ -160,9 +164,36 @@ func (m *Model) attnSeqs(c *blockCache, li int, ps *pass) []*attnSeq {
 		if ps.kv != nil {
 			s.k, s.v = ps.kv.appendLayer(li, ps.past, c.k, c.v)
 		}
+		if preK != nil {
+			s.k = append(preK[:len(preK):len(preK)], s.k...)
+			s.v = append(preV[:len(preV):len(preV)], s.v...)
+		}
 		seqs[b] = s
 	}
 	return seqs
+}
+
+// prefixAttnBackward is the attention backward pass of a training pass
+// after a prefix: the key and value gradients cover P+T rows per sequence;
+// the first P go to the prefix's gradient, in sequence order.
+func (m *Model) prefixAttnBackward(li int, seqs []*attnSeq, datt, dq, dk, dv []float32, ps *pass) {
+	dim := m.attnDims()
+	qs, ks := dim.heads*dim.d, dim.kvHeads*dim.d
+	T, P := ps.T, ps.past
+	dkAll, dvAll := make([]float32, ps.B*(P+T)*ks), make([]float32, ps.B*(P+T)*ks)
+	seq := func(x []float32, b, rows, width int) []float32 { return x[b*rows*width : (b+1)*rows*width] }
+	tensor.Parallel(ps.B*dim.kvHeads, func(i int) {
+		b, kvh := i/dim.kvHeads, i%dim.kvHeads
+		attnBackward(m.eng, dim, seqs[b], kvh, seq(datt, b, T, qs), seq(dq, b, T, qs), seq(dkAll, b, P+T, ks), seq(dvAll, b, P+T, ks))
+	})
+	for b := 0; b < ps.B; b++ {
+		k, v := seq(dkAll, b, P+T, ks), seq(dvAll, b, P+T, ks)
+		copy(seq(dk, b, T, ks), k[P*ks:])
+		copy(seq(dv, b, T, ks), v[P*ks:])
+		if m.Prefix.Grad != nil {
+			m.prefixGrad(li, k[:P*ks], v[:P*ks])
+		}
+	}
 }
 
 // blockBackward takes dout = dL/d(out) [N, H] and adds dL/dx to dx (skipped
@@ -195,10 +226,14 @@ func (m *Model) blockBackward(li int, c *blockCache, dout, dx []float32, ps *pas
 	dq, dk, dv := make([]float32, N*qs), make([]float32, N*ks), make([]float32, N*ks)
 	seqs := m.attnSeqs(c, li, ps) // ps.kv is nil: no generation in training
 	T := ps.T
-	tensor.Parallel(ps.B*dim.kvHeads, func(i int) {
-		b, kvh := i/dim.kvHeads, i%dim.kvHeads
-		attnBackward(eng, dim, seqs[b], kvh, datt[b*T*qs:(b+1)*T*qs], dq[b*T*qs:(b+1)*T*qs], dk[b*T*ks:(b+1)*T*ks], dv[b*T*ks:(b+1)*T*ks])
-	})
+	if ps.past > 0 {
+		m.prefixAttnBackward(li, seqs, datt, dq, dk, dv, ps)
+	} else {
+		tensor.Parallel(ps.B*dim.kvHeads, func(i int) {
+			b, kvh := i/dim.kvHeads, i%dim.kvHeads
+			attnBackward(eng, dim, seqs[b], kvh, datt[b*T*qs:(b+1)*T*qs], dq[b*T*qs:(b+1)*T*qs], dk[b*T*ks:(b+1)*T*ks], dv[b*T*ks:(b+1)*T*ks])
+		})
+	}
 	if ps.rope != nil {
 		pos := func(r int) int { return r % ps.T }
 		ps.rope.applyBackward(dq, N, dim.heads, pos)

@@ -114,12 +114,35 @@ type Options struct {
 }
 
 // newPass prepares the layout of a training or scoring pass (no cache).
+// With a prefix the real tokens follow its P positions.
 func (m *Model) newPass(b *Batch, noise Noise) *pass {
 	ps := &pass{B: b.B, T: b.T, keyOK: b.Mask, noise: noise}
+	if m.Prefix != nil {
+		ps.past = m.Prefix.Shape[0]
+		ps.keyOK = withPrefixMask(b.Mask, b.B, ps.past, b.T)
+	}
 	if m.invFreq != nil {
-		ps.rope = newRopeTable(m.invFreq, 0, b.T)
+		ps.rope = newRopeTable(m.invFreq, ps.past, b.T)
 	}
 	return ps
+}
+
+// prepare validates b and, with prompt tuning, returns it with the virtual
+// positions in front.
+func (m *Model) prepare(b *Batch) (*Batch, error) {
+	if err := b.validate(m.Config); err != nil {
+		return nil, err
+	}
+	if err := m.checkVirtual(); err != nil {
+		return nil, err
+	}
+	if P := m.virtualLen(); P > 0 && m.Config.Family == GPT2 && P+b.T > m.Config.MaxPositions {
+		return nil, fmt.Errorf("model: %d virtual tokens + sequence length %d exceed n_positions = %d", P, b.T, m.Config.MaxPositions)
+	}
+	if m.Prompt != nil {
+		return m.withPrompt(b), nil
+	}
+	return b, nil
 }
 
 // embed returns the input embeddings [N, H] of ids at positions past+t.
@@ -137,16 +160,22 @@ func (m *Model) embed(ids []int, T, past int) []float32 {
 }
 
 // embedBackward adds dx [N, H] into the gradients of the embedding rows
-// (and positions), in row order so the sum is reproducible.
-func (m *Model) embedBackward(dx []float32, ids []int, T int) {
+// (and positions past…), in row order so the sum is reproducible. With
+// prompt tuning the first P positions of each sequence are the prompt's.
+func (m *Model) embedBackward(dx []float32, ids []int, T, past int) {
 	H, w := m.Config.Hidden, m.Weights
 	for i, id := range ids {
 		g := dx[i*H : (i+1)*H]
-		if w.Embed.Grad != nil {
+		switch {
+		case m.Prompt != nil && i%T < m.Prompt.Shape[0]:
+			if p := i % T; m.Prompt.Grad != nil {
+				addTo(m.Prompt.Grad[p*H:(p+1)*H], g)
+			}
+		case w.Embed.Grad != nil:
 			addTo(w.Embed.Grad[id*H:(id+1)*H], g)
 		}
 		if w.Positions != nil && w.Positions.Grad != nil {
-			p := i % T
+			p := past + i%T
 			addTo(w.Positions.Grad[p*H:(p+1)*H], g)
 		}
 	}
@@ -157,7 +186,10 @@ func (m *Model) embedBackward(dx []float32, ids []int, T int) {
 // layer's cache (or only its input, when recompute is set).
 func (m *Model) trunk(b *Batch, ps *pass, keep func(li int, c *blockCache), recompute bool) (hn, last, mean, rstd []float32) {
 	N, H := ps.rows(), m.Config.Hidden
-	x := m.embed(b.IDs, b.T, 0)
+	x := m.embed(b.IDs, b.T, ps.past)
+	if m.Prompt != nil {
+		m.promptEmbed(x, b.B, b.T)
+	}
 	for li := range m.Weights.Blocks {
 		c := &blockCache{}
 		out := make([]float32, N*H)
@@ -178,7 +210,8 @@ func (m *Model) trunk(b *Batch, ps *pass, keep func(li int, c *blockCache), reco
 // Loss runs the forward pass only and returns the summed loss and the
 // number of target tokens.
 func (m *Model) Loss(b *Batch) (Result, error) {
-	if err := b.validate(m.Config); err != nil {
+	b, err := m.prepare(b)
+	if err != nil {
 		return Result{}, err
 	}
 	hn, _, _, _ := m.trunk(b, m.newPass(b, Noise{}), nil, false)
@@ -186,22 +219,30 @@ func (m *Model) Loss(b *Batch) (Result, error) {
 	return Result{SumLoss: sum, Tokens: n}, nil
 }
 
-// Logits runs the forward pass and returns the logits [B·T, V].
+// Logits runs the forward pass and returns the logits [B·T, V] of the
+// real tokens.
 func (m *Model) Logits(b *Batch) ([]float32, error) {
-	if err := b.validate(m.Config); err != nil {
+	T := b.T
+	b, err := m.prepare(b)
+	if err != nil {
 		return nil, err
 	}
 	hn, _, _, _ := m.trunk(b, m.newPass(b, Noise{}), nil, false)
 	N, H, V := b.B*b.T, m.Config.Hidden, m.Config.VocabSize
 	logits := make([]float32, N*V)
 	m.eng.Gemm(false, true, N, V, H, 1, hn, H, m.Weights.Head.Data, H, 0, logits, V)
+	if b.T != T {
+		logits = realRows(logits, b.B, b.T-T, T, V)
+	}
 	return logits, nil
 }
 
 // Backward runs the forward and backward passes, adding the gradients of
 // opt.LossScale·SumLoss to every trainable parameter's Grad.
 func (m *Model) Backward(b *Batch, opt Options) (Result, error) {
-	if err := b.validate(m.Config); err != nil {
+	T0 := b.T
+	b, err := m.prepare(b)
+	if err != nil {
 		return Result{}, err
 	}
 	w, N, H := m.Weights, b.B*b.T, m.Config.Hidden
@@ -210,9 +251,10 @@ func (m *Model) Backward(b *Batch, opt Options) (Result, error) {
 
 	// Layers below the lowest one with a trainable parameter need no
 	// backward pass unless the embeddings want a gradient.
-	embedNeedsGrad := opt.EmbedGrad || w.Embed.Grad != nil || (w.Positions != nil && w.Positions.Grad != nil)
+	embedNeedsGrad := opt.EmbedGrad || w.Embed.Grad != nil || (w.Positions != nil && w.Positions.Grad != nil) ||
+		(m.Prompt != nil && m.Prompt.Grad != nil)
 	lowest := len(w.Blocks)
-	if embedNeedsGrad {
+	if embedNeedsGrad || (m.Prefix != nil && m.Prefix.Grad != nil) {
 		lowest = 0
 	} else {
 		for li := len(w.Blocks) - 1; li >= 0; li-- {
@@ -264,9 +306,12 @@ func (m *Model) Backward(b *Batch, opt Options) (Result, error) {
 		dx = dxIn
 	}
 	if embedNeedsGrad {
-		m.embedBackward(dx, b.IDs, b.T)
+		m.embedBackward(dx, b.IDs, b.T, ps.past)
 		if opt.EmbedGrad {
 			res.EmbedGrad = dx
+			if b.T != T0 {
+				res.EmbedGrad = realRows(dx, b.B, b.T-T0, T0, H)
+			}
 		}
 	}
 	return res, nil

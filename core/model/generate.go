@@ -19,12 +19,24 @@ type KVCache struct {
 	width int
 }
 
-// NewKVCache returns an empty cache for up to maxLen tokens.
+// NewKVCache returns an empty cache for up to maxLen tokens. With prompt or
+// prefix tuning it has room for the P virtual positions too; a prefix fills
+// them at once, a prompt with the first Extend.
 func (m *Model) NewKVCache(maxLen int) *KVCache {
+	P := m.virtualLen()
+	maxLen += P
 	c := &KVCache{max: maxLen, width: m.Config.KVHeads * m.Config.HeadDim}
-	for range m.Weights.Blocks {
+	for li := range m.Weights.Blocks {
 		c.k = append(c.k, make([]float32, maxLen*c.width))
 		c.v = append(c.v, make([]float32, maxLen*c.width))
+		if m.Prefix != nil {
+			k, v := m.prefixKV(li)
+			copy(c.k[li], k)
+			copy(c.v[li], v)
+		}
+	}
+	if m.Prefix != nil {
+		c.len = P
 	}
 	return c
 }
@@ -58,12 +70,26 @@ func (m *Model) Extend(c *KVCache, ids []int) ([]float32, error) {
 			return nil, fmt.Errorf("model: extend: token %d: id %d outside vocabulary [0, %d)", i, id, m.Config.VocabSize)
 		}
 	}
+	if err := m.checkVirtual(); err != nil {
+		return nil, err
+	}
+	prompt := m.Prompt != nil && c.len == 0
+	if prompt { // the virtual tokens go first
+		P := m.Prompt.Shape[0]
+		ids = append(make([]int, P), ids...)
+		if c.len+len(ids) > c.max || (m.Config.Family == GPT2 && len(ids) > m.Config.MaxPositions) {
+			return nil, fmt.Errorf("model: extend: %d virtual + %d new tokens exceed the cache size %d or the positions", P, len(ids)-P, c.max)
+		}
+	}
 	T, H, V := len(ids), m.Config.Hidden, m.Config.VocabSize
 	ps := &pass{B: 1, T: T, past: c.len, kv: c}
 	if m.invFreq != nil {
 		ps.rope = newRopeTable(m.invFreq, c.len, T)
 	}
 	x := m.embed(ids, T, c.len)
+	if prompt {
+		m.promptEmbed(x, 1, T)
+	}
 	for li := range m.Weights.Blocks {
 		out := make([]float32, T*H)
 		m.blockForward(li, &blockCache{}, x, out, ps)
@@ -115,13 +141,13 @@ func (m *Model) Generate(ctx context.Context, prompt []int, opt GenerateOptions)
 	}
 	total := len(prompt) + opt.MaxNewTokens
 	if m.Config.Family == GPT2 {
-		total = min(total, m.Config.MaxPositions)
+		total = min(total, m.Config.MaxPositions-m.virtualLen())
 	}
 	cache := m.NewKVCache(total)
 	rng := rand.New(rand.NewPCG(opt.Seed, 0x73616d706c65)) // "sample"
 	var out []int
 	next := prompt
-	for len(out) < opt.MaxNewTokens && cache.Len()+len(next) <= total {
+	for len(out) < opt.MaxNewTokens && cache.Len()-m.virtualLen()+len(next) <= total {
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}

@@ -21,6 +21,12 @@ type Model struct {
 	Config  *Config
 	Weights *Weights
 
+	// Prompt, when set, holds prompt tuning's virtual-token embeddings
+	// [P, H]; Prefix, when set, prefix tuning's per-layer keys and values
+	// [P, Layers·2·KVHeads·HeadDim]. See virtual.go. Neither is in Params.
+	Prompt *Param
+	Prefix *Param
+
 	eng     tensor.Backend
 	invFreq []float32 // RoPE inverse frequencies; nil for GPT-2
 }

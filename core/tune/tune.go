@@ -15,17 +15,20 @@ import (
 	"github.com/lorafn/lorafn/core/model"
 	"github.com/lorafn/lorafn/core/peft/ia3"
 	"github.com/lorafn/lorafn/core/peft/lora"
+	"github.com/lorafn/lorafn/core/peft/prompt"
+	"github.com/lorafn/lorafn/core/tokenizer"
 	"github.com/lorafn/lorafn/core/train"
 	"github.com/lorafn/lorafn/internal/atomicfile"
 )
 
 // Methods.
 const (
-	LoRA  = "lora"
-	Full  = "full"
-	LastK = "last-k"
-	DoRA  = "dora"
-	IA3   = "ia3"
+	LoRA   = "lora"
+	Full   = "full"
+	LastK  = "last-k"
+	DoRA   = "dora"
+	IA3    = "ia3"
+	Prompt = "prompt"
 )
 
 // Spec chooses a method and its options.
@@ -37,6 +40,9 @@ type Spec struct {
 	LoRAPlusRatio float64 `json:"loraplus_lr_ratio,omitempty"`
 	// IA3 configures (IA)³; empty targets mean PEFT's family defaults.
 	IA3 ia3.Config `json:"ia3,omitzero"`
+	// Prompt configures prompt tuning. With TEXT initialisation its
+	// tokenizer_name_or_path names the folder holding tokenizer.json.
+	Prompt prompt.Config `json:"prompt,omitzero"`
 	// InitAdapter starts LoRA from an existing PEFT adapter folder.
 	InitAdapter string `json:"init_adapter,omitempty"`
 
@@ -99,6 +105,19 @@ func Setup(m *model.Model, spec Spec, seed uint64) (*Tuned, error) {
 			return nil, err
 		}
 		t.Spec.IA3, t.PEFT = a.Config, a
+	case Prompt:
+		var ids []int
+		if spec.Prompt.Init == prompt.Text {
+			var err error
+			if ids, err = textIDs(spec.Prompt); err != nil {
+				return nil, err
+			}
+		}
+		a, err := prompt.Apply(m, spec.Prompt, ids, seed)
+		if err != nil {
+			return nil, err
+		}
+		t.Spec.Prompt, t.PEFT = a.Config, a
 	case Full:
 		m.SetTrainable(func(string) bool { return true })
 	case LastK:
@@ -130,7 +149,24 @@ func Setup(m *model.Model, spec Spec, seed uint64) (*Tuned, error) {
 }
 
 // Methods lists every method Setup knows.
-func Methods() []string { return []string{LoRA, DoRA, IA3, Full, LastK} }
+func Methods() []string { return []string{LoRA, DoRA, IA3, Prompt, Full, LastK} }
+
+// textIDs tokenises the init text of prompt tuning with special tokens, as
+// PEFT calls the tokenizer.
+func textIDs(c prompt.Config) ([]int, error) {
+	path := c.TokenizerName
+	if path == "" {
+		return nil, fmt.Errorf("tune: prompt_tuning_init TEXT needs tokenizer_name_or_path, the folder with tokenizer.json")
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, "tokenizer.json")
+	}
+	tok, err := tokenizer.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("tune: prompt init text: %w", err)
+	}
+	return tok.Encode(c.InitText, true), nil
+}
 
 func blockParams(b *model.Block) []*model.Param {
 	ps := []*model.Param{b.Norm1.W, b.Norm1.B, b.Norm2.W, b.Norm2.B}
@@ -227,8 +263,10 @@ func LoadAdapter(dir string, m *model.Model) (Adapter, error) {
 		return lora.Load(dir, m)
 	case "IA3":
 		return ia3.Load(dir, m)
+	case "PROMPT_TUNING":
+		return prompt.Load(dir, m)
 	}
-	return nil, fmt.Errorf("tune: %s: peft_type %q: lorafn reads LORA, IA3", path, head.PeftType)
+	return nil, fmt.Errorf("tune: %s: peft_type %q: lorafn reads LORA, IA3, PROMPT_TUNING", path, head.PeftType)
 }
 
 // Serving says which servers can load what the method saves, from
@@ -242,6 +280,8 @@ func Serving(method string) string {
 		return "PEFT only: vLLM refuses DoRA and llama.cpp's converter rejects lora_magnitude_vector; merge it (lorafn merge) to serve elsewhere"
 	case IA3:
 		return "PEFT only: vLLM and llama.cpp have no (IA)³ loader; merge it into the base to serve elsewhere"
+	case Prompt:
+		return "PEFT only: vLLM removed prompt adapters and llama.cpp has no loader; cannot be merged into the weights"
 	case Full, LastK:
 		return "a complete Hugging Face model: any server that loads the base architecture"
 	}
