@@ -51,6 +51,7 @@ func commands() []command {
 		{"run", "run the whole workflow (prep, chunked training, evaluation, promotion) on an embedded S3 server", runRun},
 		{"merge", "fold a LoRA adapter into its base model and write a full model folder", runMerge},
 		{"batch-train", "train a run to the end from its checkpoints (the AWS Batch CPU job)", runBatchTrain},
+		{"local", "serve the local twin of S3, Step Functions, Lambda, EventBridge, Scheduler and Batch on one port", runLocal},
 	}
 }
 
