@@ -37,7 +37,8 @@ type kernel struct {
 	name   string
 	mr, nr int // tile of C per call
 	kc     int // k steps per packed block: an nr-wide B panel stays in L1
-	mc     int // rows of C per task: a packed A block stays in L2
+	mc     int // rows of C per task: their A block (mc×kc) stays in L2
+	ncMax  int // most columns of C per task: a B block (kc×ncMax) stays in L2
 	fn     kernelFunc
 	final  bool // fn honours kernFinal; if not, the driver writes C
 	// scratch holds per-task buffers (packed edge panel of A and partial
@@ -49,6 +50,7 @@ type kernel struct {
 func newKernel(name string, mr, nr int, fn kernelFunc) *kernel {
 	k := &kernel{name: name, mr: mr, nr: nr, kc: 256, fn: fn, final: true}
 	k.mc = mr * max(1, 96/mr)
+	k.ncMax = nr * max(1, 512/nr)
 	k.scratch.New = func() any { return new([]float32) }
 	k.packedB.New = func() any { return new([]float32) }
 	return k
@@ -89,18 +91,21 @@ func (kn *kernel) gemm(transA, transB bool, m, n, k int, alpha float32, a []floa
 // gemmPacked is gemm with op(B) already packed by packB.
 func (kn *kernel) gemmPacked(transA bool, m, n, k int, alpha float32, a []float32, lda int, bp []float32, beta float32, c []float32, ldc int) {
 	mt := (m + kn.mc - 1) / kn.mc
-	// Split the columns too only when there are too few row blocks to keep
-	// every thread busy: each column split packs the row block of A again.
-	// The split changes which goroutine computes what, never the result.
-	nt := 1
+	// Columns are cut into blocks of at most ncMax so that the packed B
+	// block a task sweeps (kc×nc) stays in cache while the tasks that share
+	// it, numbered consecutively, run; more finely when there are too few
+	// tasks to keep every thread busy. A is read in place, so extra column
+	// blocks cost little. The split changes which goroutine computes what,
+	// never the result.
+	nt := (n + kn.ncMax - 1) / kn.ncMax
 	serial := m*n*k < parallelMinFlops
-	if want := 4 * runtime.GOMAXPROCS(0); !serial && mt < want {
+	if want := 4 * runtime.GOMAXPROCS(0); !serial && mt*nt < want {
 		nt = min((n+kn.nr-1)/kn.nr, (want+mt-1)/mt)
 	}
 	nc := ((n+nt-1)/nt + kn.nr - 1) / kn.nr * kn.nr
 	nt = (n + nc - 1) / nc
 	task := func(t int) {
-		i0, j0 := (t/nt)*kn.mc, (t%nt)*nc
+		i0, j0 := (t%mt)*kn.mc, (t/mt)*nc
 		kn.block(transA, i0, min(kn.mc, m-i0), j0, min(nc, n-j0), k, alpha, a, lda, bp, beta, c, ldc)
 	}
 	if serial {
