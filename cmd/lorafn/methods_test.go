@@ -25,6 +25,7 @@ func TestTrainOtherMethods(t *testing.T) {
 		{"dora", "LORA", "vLLM refuses DoRA", []string{"--r", "4", "--alpha", "8", "--targets", "all-linear", "--lr", "1e-2"}},
 		{"ia3", "IA3", "no (IA)³ loader", []string{"--lr", "5e-2"}},
 		{"prompt", "PROMPT_TUNING", "vLLM removed prompt adapters", []string{"--num-virtual-tokens", "4", "--lr", "5e-2"}},
+		{"prefix", "PREFIX_TUNING", "no prefix-tuning loader", []string{"--num-virtual-tokens", "4", "--prefix-init", "zero", "--lr", "5e-1"}},
 	}
 	for _, c := range cases {
 		t.Run(c.method, func(t *testing.T) {
@@ -60,6 +61,7 @@ func TestTrainOtherMethods(t *testing.T) {
 			var first, last train.LogLine
 			json.Unmarshal([]byte(lines[0]), &first)
 			json.Unmarshal([]byte(lines[len(lines)-1]), &last)
+			t.Logf("%s: training loss %.4f -> %.4f", c.method, first.Loss, last.Loss)
 			if len(lines) != 25 || !(last.Loss < first.Loss) {
 				t.Errorf("%d log lines, loss %v -> %v", len(lines), first.Loss, last.Loss)
 			}

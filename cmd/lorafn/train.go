@@ -18,6 +18,7 @@ import (
 	"github.com/lorafn/lorafn/core/data"
 	"github.com/lorafn/lorafn/core/model"
 	"github.com/lorafn/lorafn/core/peft/lora"
+	"github.com/lorafn/lorafn/core/peft/prefix"
 	"github.com/lorafn/lorafn/core/peft/prompt"
 	"github.com/lorafn/lorafn/core/train"
 	"github.com/lorafn/lorafn/core/tune"
@@ -69,7 +70,8 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.Float64Var(&rs.Tune.LoRAPlusRatio, "loraplus-ratio", 0, "LoRA+: learning rate of B is this times --lr (0: off)")
 	ia3Targets := fs.String("ia3-targets", "", `ia3: target modules (default: PEFT's, "k_proj,v_proj,down_proj" or "c_attn,mlp.c_proj" for GPT-2)`)
 	ia3FF := fs.String("ia3-feedforward", "", "ia3: the targets whose input (not output) is scaled (default: PEFT's, down_proj or mlp.c_proj)")
-	fs.IntVar(&rs.Tune.Prompt.NumVirtualTokens, "num-virtual-tokens", 20, "prompt: the number of virtual tokens")
+	virtual := fs.Int("num-virtual-tokens", 20, "prompt, prefix: the number of virtual tokens")
+	fs.StringVar(&rs.Tune.Prefix.InitWeights, "prefix-init", "", `prefix: "" (N(0,1), PEFT's default) or "zero"`)
 	fs.StringVar(&rs.Tune.Prompt.Init, "prompt-init", "random", "prompt: initialisation, random (N(0,1)) or text (embeddings of --prompt-init-text)")
 	fs.StringVar(&rs.Tune.Prompt.InitText, "prompt-init-text", "", "prompt: the text whose token embeddings start the virtual tokens")
 	fs.IntVar(&rs.Tune.LastK, "last-k", 2, "last-k: the number of top layers to train")
@@ -118,8 +120,12 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) error {
 	if rs.Tune.Prompt.Init == "TEXT" {
 		rs.Tune.Prompt.TokenizerName = rs.Base
 	}
+	rs.Tune.Prompt.NumVirtualTokens, rs.Tune.Prefix.NumVirtualTokens = *virtual, *virtual
 	if rs.Tune.Method != tune.Prompt { // keep run.json to the method's options
 		rs.Tune.Prompt = prompt.Config{}
+	}
+	if rs.Tune.Method != tune.Prefix {
+		rs.Tune.Prefix = prefix.Config{}
 	}
 	if *ia3Targets != "" {
 		rs.Tune.IA3.TargetModules = lora.ParseTargets(*ia3Targets)

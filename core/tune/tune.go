@@ -15,6 +15,7 @@ import (
 	"github.com/lorafn/lorafn/core/model"
 	"github.com/lorafn/lorafn/core/peft/ia3"
 	"github.com/lorafn/lorafn/core/peft/lora"
+	"github.com/lorafn/lorafn/core/peft/prefix"
 	"github.com/lorafn/lorafn/core/peft/prompt"
 	"github.com/lorafn/lorafn/core/tokenizer"
 	"github.com/lorafn/lorafn/core/train"
@@ -29,6 +30,7 @@ const (
 	DoRA   = "dora"
 	IA3    = "ia3"
 	Prompt = "prompt"
+	Prefix = "prefix"
 )
 
 // Spec chooses a method and its options.
@@ -43,6 +45,8 @@ type Spec struct {
 	// Prompt configures prompt tuning. With TEXT initialisation its
 	// tokenizer_name_or_path names the folder holding tokenizer.json.
 	Prompt prompt.Config `json:"prompt,omitzero"`
+	// Prefix configures prefix tuning.
+	Prefix prefix.Config `json:"prefix,omitzero"`
 	// InitAdapter starts LoRA from an existing PEFT adapter folder.
 	InitAdapter string `json:"init_adapter,omitempty"`
 
@@ -118,6 +122,12 @@ func Setup(m *model.Model, spec Spec, seed uint64) (*Tuned, error) {
 			return nil, err
 		}
 		t.Spec.Prompt, t.PEFT = a.Config, a
+	case Prefix:
+		a, err := prefix.Apply(m, spec.Prefix, seed)
+		if err != nil {
+			return nil, err
+		}
+		t.Spec.Prefix, t.PEFT = a.Config, a
 	case Full:
 		m.SetTrainable(func(string) bool { return true })
 	case LastK:
@@ -149,7 +159,7 @@ func Setup(m *model.Model, spec Spec, seed uint64) (*Tuned, error) {
 }
 
 // Methods lists every method Setup knows.
-func Methods() []string { return []string{LoRA, DoRA, IA3, Prompt, Full, LastK} }
+func Methods() []string { return []string{LoRA, DoRA, IA3, Prompt, Prefix, Full, LastK} }
 
 // textIDs tokenises the init text of prompt tuning with special tokens, as
 // PEFT calls the tokenizer.
@@ -265,8 +275,10 @@ func LoadAdapter(dir string, m *model.Model) (Adapter, error) {
 		return ia3.Load(dir, m)
 	case "PROMPT_TUNING":
 		return prompt.Load(dir, m)
+	case "PREFIX_TUNING":
+		return prefix.Load(dir, m)
 	}
-	return nil, fmt.Errorf("tune: %s: peft_type %q: lorafn reads LORA, IA3, PROMPT_TUNING", path, head.PeftType)
+	return nil, fmt.Errorf("tune: %s: peft_type %q: lorafn reads LORA, IA3, PROMPT_TUNING, PREFIX_TUNING", path, head.PeftType)
 }
 
 // Serving says which servers can load what the method saves, from
@@ -280,6 +292,8 @@ func Serving(method string) string {
 		return "PEFT only: vLLM refuses DoRA and llama.cpp's converter rejects lora_magnitude_vector; merge it (lorafn merge) to serve elsewhere"
 	case IA3:
 		return "PEFT only: vLLM and llama.cpp have no (IA)³ loader; merge it into the base to serve elsewhere"
+	case Prefix:
+		return "PEFT only: vLLM and llama.cpp have no prefix-tuning loader; cannot be merged into the weights"
 	case Prompt:
 		return "PEFT only: vLLM removed prompt adapters and llama.cpp has no loader; cannot be merged into the weights"
 	case Full, LastK:

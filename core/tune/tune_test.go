@@ -233,7 +233,7 @@ func TestLastKTrainsOnlyTopLayers(t *testing.T) {
 	if _, err := Setup(m, Spec{Method: LastK, LastK: 4}, 1); err == nil || !strings.Contains(err.Error(), "last_k") {
 		t.Errorf("last_k beyond the layers: %v", err)
 	}
-	if _, err := Setup(m, Spec{Method: "prefix"}, 1); err == nil || !strings.Contains(err.Error(), "method") {
+	if _, err := Setup(m, Spec{Method: "houlsby"}, 1); err == nil || !strings.Contains(err.Error(), "method") {
 		t.Errorf("unknown method: %v", err)
 	}
 }
