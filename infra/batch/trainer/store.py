@@ -73,14 +73,19 @@ class DirStore:
 
 
 class S3Store:
+    """A bucket through boto3. AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL)
+    points it at another S3-protocol server, addressed path-style."""
+
     def __init__(self, bucket, prefix=""):
         try:
             import boto3
+            from botocore.config import Config
         except ImportError:
-            raise RuntimeError("s3:// stores need boto3 (pip install boto3)") from None
+            raise RuntimeError("s3:// stores need boto3 (pip install boto3, or apt-get install python3-boto3)") from None
         kw = {}
-        if os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"):
-            kw["endpoint_url"] = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        if endpoint:
+            kw = {"endpoint_url": endpoint, "config": Config(s3={"addressing_style": "path"})}
         self.s3 = boto3.client("s3", **kw)
         self.bucket, self.prefix = bucket, prefix.strip("/") + "/" if prefix.strip("/") else ""
 
@@ -92,17 +97,31 @@ class S3Store:
         return r["Body"].read(), r["ETag"]
 
     def put(self, key, body, if_none_match=False, if_match=None):
-        kw = {}
+        from botocore.exceptions import ClientError
+
+        # The conditional headers are added to the request itself, so that
+        # boto3 releases from before S3's conditional writes send them too.
+        headers = {}
         if if_none_match:
-            kw["IfNoneMatch"] = "*"
+            headers["If-None-Match"] = "*"
         if if_match is not None:
-            kw["IfMatch"] = if_match
+            headers["If-Match"] = if_match
+
+        def add_headers(request, **_):
+            for k, v in headers.items():
+                request.headers[k] = v
+
+        events = self.s3.meta.events
+        events.register_first("before-sign.s3.PutObject", add_headers)
         try:
-            self.s3.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=body, **kw)
-        except self.s3.exceptions.ClientError as e:
-            if e.response.get("Error", {}).get("Code") in ("PreconditionFailed", "ConditionalRequestConflict"):
+            self.s3.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=body)
+        except ClientError as e:
+            code = e.response.get("Error", {}).get("Code")
+            if code in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
                 raise PreconditionFailed(key) from None
             raise
+        finally:
+            events.unregister("before-sign.s3.PutObject", add_headers)
 
     def list(self, prefix):
         out = []
