@@ -204,14 +204,14 @@ func Load(dir string, m *model.Model) (*Adapter, error) {
 		return nil, fmt.Errorf("prefix: %w", err)
 	}
 	defer st.Close()
-	p := newParam(mc, cfg.NumVirtualTokens)
 	if names := st.Names(); len(names) != 1 || names[0] != Key {
 		return nil, fmt.Errorf("prefix: %s: tensors %v, want exactly %q", wpath, names, Key)
 	}
 	info, _ := st.Info(Key)
-	if !slices.Equal(info.Shape, p.Shape) {
-		return nil, fmt.Errorf("prefix: %s: %s has shape %v, want [num_virtual_tokens, num_layers·2·token_dim] = %v", wpath, Key, info.Shape, p.Shape)
+	if want := []int{cfg.NumVirtualTokens, width(mc)}; !slices.Equal(info.Shape, want) {
+		return nil, fmt.Errorf("prefix: %s: %s has shape %v, want [num_virtual_tokens, num_layers·2·token_dim] = %v", wpath, Key, info.Shape, want)
 	}
+	p := newParam(mc, cfg.NumVirtualTokens)
 	data, err := st.Float32(Key)
 	if err != nil {
 		return nil, fmt.Errorf("prefix: %s: %w", wpath, err)

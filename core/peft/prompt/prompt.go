@@ -224,14 +224,14 @@ func Load(dir string, m *model.Model) (*Adapter, error) {
 		return nil, fmt.Errorf("prompt: %w", err)
 	}
 	defer st.Close()
-	p := newParam(cfg.NumVirtualTokens, m.Config.Hidden)
 	if names := st.Names(); len(names) != 1 || names[0] != Key {
 		return nil, fmt.Errorf("prompt: %s: tensors %v, want exactly %q", wpath, names, Key)
 	}
 	info, _ := st.Info(Key)
-	if !slices.Equal(info.Shape, p.Shape) {
-		return nil, fmt.Errorf("prompt: %s: %s has shape %v, want [num_virtual_tokens, hidden] = %v", wpath, Key, info.Shape, p.Shape)
+	if want := []int{cfg.NumVirtualTokens, m.Config.Hidden}; !slices.Equal(info.Shape, want) {
+		return nil, fmt.Errorf("prompt: %s: %s has shape %v, want [num_virtual_tokens, hidden] = %v", wpath, Key, info.Shape, want)
 	}
+	p := newParam(cfg.NumVirtualTokens, m.Config.Hidden)
 	data, err := st.Float32(Key)
 	if err != nil {
 		return nil, fmt.Errorf("prompt: %s: %w", wpath, err)
