@@ -20,6 +20,7 @@ func resumeCase(method string) (Spec, train.Config) {
 	spec := Spec{Method: method, LoRA: lora.DefaultConfig(), LoRAPlusRatio: 4, LastK: 1, TrainNorm: true}
 	spec.LoRA.R, spec.LoRA.Alpha, spec.LoRA.Dropout = 4, 8, 0.2
 	spec.LoRA.TargetModules = lora.ParseTargets("all-linear")
+	spec.Prompt.NumVirtualTokens, spec.Prefix.NumVirtualTokens = 3, 3
 	cfg := train.DefaultConfig()
 	cfg.LR, cfg.Schedule, cfg.WarmupSteps = 5e-3, train.Cosine, 2
 	cfg.WeightDecay, cfg.MaxGradNorm = 0.05, 0.5
@@ -65,7 +66,7 @@ func (r *run) steps(t *testing.T, n int) {
 // continues in a fresh model and trainer on a different number of threads,
 // and compares the saved result byte for byte with an uncut run.
 func TestResumeIsBitIdentical(t *testing.T) {
-	for _, method := range []string{LoRA, LastK, Full} {
+	for _, method := range []string{LoRA, LastK, Full, DoRA, IA3, Prompt, Prefix} {
 		t.Run(method, func(t *testing.T) {
 			base := tinyBase(t, tinyLlama, 3)
 			spec, cfg := resumeCase(method)
