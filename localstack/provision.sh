@@ -10,7 +10,7 @@
 # workflow step from the bootstrap zip, the tune state machine (with its
 # ${...} substitutions applied here), the upload rule and its Step Functions
 # target, and the retraining schedule (disabled unless SCHEDULE_STATE=ENABLED).
-# Running it again skips what exists.
+# Running it again keeps what exists.
 #
 # Settings (environment):
 #   AWS_ENDPOINT_URL     endpoint (default http://127.0.0.1:4566)
@@ -62,7 +62,10 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
 echo "provision: bucket $BUCKET"
-aws s3api head-bucket --bucket "$BUCKET" >/dev/null 2>&1 || aws s3api create-bucket --bucket "$BUCKET" >/dev/null
+if ! out="$(aws s3api create-bucket --bucket "$BUCKET" 2>&1 >/dev/null)" && ! grep -q BucketAlreadyOwnedByYou <<<"$out"; then
+  echo "$out" >&2
+  exit 1
+fi
 aws s3api put-bucket-notification-configuration --bucket "$BUCKET" \
   --notification-configuration '{"EventBridgeConfiguration": {}}'
 
@@ -71,16 +74,19 @@ declare -A memory=([validate]=512 [prep]=4096 [train]=10240 [evaluate]=10240 [pr
 declare -A timeout=([validate]=120 [prep]=900 [train]=900 [evaluate]=900 [promote]=300 [markfailed]=120)
 for step in validate prep train evaluate promote markfailed; do
   fn="$PREFIX-$step"
-  if aws lambda get-function --function-name "$fn" >/dev/null 2>&1; then
+  # Create, and take "already exists" as done: one CLI call per function.
+  if out="$(aws lambda create-function --function-name "$fn" --runtime provided.al2023 \
+      --architectures "$LAMBDA_ARCH" --handler "$step" --role "$role" \
+      --memory-size "${memory[$step]}" --timeout "${timeout[$step]}" \
+      --environment "Variables={LORAFN_BUCKET=$BUCKET}" \
+      --zip-file "fileb://$LAMBDA_ZIP" 2>&1 >/dev/null)"; then
+    echo "provision: function $fn"
+  elif grep -q ResourceConflictException <<<"$out"; then
     echo "provision: function $fn exists"
-    continue
+  else
+    echo "$out" >&2
+    exit 1
   fi
-  echo "provision: function $fn"
-  aws lambda create-function --function-name "$fn" --runtime provided.al2023 \
-    --architectures "$LAMBDA_ARCH" --handler "$step" --role "$role" \
-    --memory-size "${memory[$step]}" --timeout "${timeout[$step]}" \
-    --environment "Variables={LORAFN_BUCKET=$BUCKET}" \
-    --zip-file "fileb://$LAMBDA_ZIP" >/dev/null
 done
 
 # The state machine, with the substitutions CloudFormation would apply.
@@ -99,13 +105,10 @@ if grep -q '\${' "$tmp/tune.json"; then
   grep -o '\${[A-Za-z]*}' "$tmp/tune.json" | sort -u >&2
   exit 1
 fi
-if aws stepfunctions describe-state-machine --state-machine-arn "$machine_arn" >/dev/null 2>&1; then
-  echo "provision: state machine $machine exists"
-else
-  echo "provision: state machine $machine"
-  aws stepfunctions create-state-machine --name "$machine" --role-arn "$role" \
-    --definition "file://$tmp/tune.json" >/dev/null
-fi
+# Creating the same definition again returns the existing state machine.
+echo "provision: state machine $machine"
+aws stepfunctions create-state-machine --name "$machine" --role-arn "$role" \
+  --definition "file://$tmp/tune.json" >/dev/null
 
 # Uploads of datasets (not of their lorafn.json) start runs.
 echo "provision: rule $PREFIX-upload"
@@ -124,16 +127,18 @@ JSON
 aws events put-targets --rule "$PREFIX-upload" --targets "file://$tmp/targets.json" >/dev/null
 
 # Periodic retraining.
-if aws scheduler get-schedule --name "$PREFIX-retrain" >/dev/null 2>&1; then
-  echo "provision: schedule $PREFIX-retrain exists"
-else
-  echo "provision: schedule $PREFIX-retrain ($SCHEDULE_EXPRESSION, $SCHEDULE_STATE)"
-  cat > "$tmp/target.json" <<JSON
+cat > "$tmp/target.json" <<JSON
 {"Arn": "$machine_arn", "RoleArn": "$role",
  "Input": "{\"source\": \"schedule\", \"scheduled_time\": \"<aws.scheduler.scheduled-time>\", \"dataset\": \"$SCHEDULE_DATASET\"}"}
 JSON
-  aws scheduler create-schedule --name "$PREFIX-retrain" \
+if out="$(aws scheduler create-schedule --name "$PREFIX-retrain" \
     --schedule-expression "$SCHEDULE_EXPRESSION" --state "$SCHEDULE_STATE" \
-    --flexible-time-window Mode=OFF --target "file://$tmp/target.json" >/dev/null
+    --flexible-time-window Mode=OFF --target "file://$tmp/target.json" 2>&1 >/dev/null)"; then
+  echo "provision: schedule $PREFIX-retrain ($SCHEDULE_EXPRESSION, $SCHEDULE_STATE)"
+elif grep -q ConflictException <<<"$out"; then
+  echo "provision: schedule $PREFIX-retrain exists"
+else
+  echo "$out" >&2
+  exit 1
 fi
 echo "provision: done; state machine $machine_arn"

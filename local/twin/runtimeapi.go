@@ -83,12 +83,12 @@ func (t *Twin) invokeProcess(ctx context.Context, f *function, payload []byte) (
 	defer func() {
 		cmd.Process.Kill()
 		<-exited
-		if t.opts.Logf != nil && logs.Len() > 0 {
-			t.logf("function %s output:\n%s", f.Config.FunctionName, strings.TrimRight(logs.String(), "\n"))
-		}
 	}()
 	select {
 	case res := <-rt.result:
+		if res.isError {
+			t.logf("function %s failed: %s", f.Config.FunctionName, res.body)
+		}
 		return res.body, res.isError, nil
 	case err := <-exited:
 		exited <- err // for the deferred wait
