@@ -346,7 +346,9 @@ func TestWorkflowThroughTheAWSInterfaces(t *testing.T) {
 			t.Fatalf("batch result %+v in %v", out.Batch, d["output"])
 		}
 		// The job is visible through the Batch API as well.
-		var jobs struct{ Jobs []struct{ JobID, Status string } }
+		var jobs struct {
+			Jobs []struct{ JobID, Status string }
+		}
 		if err := json.Unmarshal([]byte(cli(t, endpoint, "batch", "describe-jobs", "--jobs", out.Batch.JobID)), &jobs); err != nil || len(jobs.Jobs) != 1 || jobs.Jobs[0].Status != "SUCCEEDED" {
 			t.Fatalf("describe-jobs: %+v, %v", jobs, err)
 		}
