@@ -453,3 +453,27 @@ func TestPythonUnits(t *testing.T) {
 		t.Fatalf("python unit tests: %v\n%s", err, out)
 	}
 }
+
+// TestCorruptShardIsNamed: a flipped bit in a prepared example stops the
+// PyTorch trainer with an error naming the shard file and the example.
+func TestCorruptShardIsNamed(t *testing.T) {
+	py := torchref.Python(t)
+	root := newStore(t, tinyGPT2, runConfig(2))
+	shard := filepath.Join(storePath(root, runs.Run(runID).Prep()), data.TrainDir, "00000.shard")
+	b := readFile(t, shard)
+	b[16+4] ^= 1 // the second token of the first example
+	if err := os.WriteFile(shard, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(py, "-m", "trainer", "--run-id", runID, "--store", root, "--device", "cpu")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("the trainer accepted a corrupt shard:\n%s", out)
+	}
+	if !strings.Contains(string(out), "00000.shard: corrupt shard: example 0: checksum mismatch") {
+		t.Errorf("error does not name the file and example:\n%s", out)
+	}
+	if _, err := os.Stat(storePath(root, runs.Run(runID).Latest())); err == nil {
+		t.Error("a failed job moved LATEST")
+	}
+}

@@ -42,6 +42,28 @@ def crc32c(data):
     return c ^ 0xFFFFFFFF
 
 
+_NP_TABLE = np.array(_TABLE, dtype=np.uint32)
+
+
+def crc32c_records(buf, offsets, lengths):
+    """CRC-32C of many records of buf at once: the records advance in
+    lockstep, one byte position per numpy operation, longest first."""
+    data = np.frombuffer(buf, dtype=np.uint8)
+    offsets, lengths = np.asarray(offsets, dtype=np.int64), np.asarray(lengths, dtype=np.int64)
+    order = np.argsort(-lengths, kind="stable")
+    off, ln = offsets[order], lengths[order]
+    crc = np.full(len(order), 0xFFFFFFFF, dtype=np.uint32)
+    active = len(order)
+    for k in range(int(ln[0]) if len(ln) else 0):
+        while active and ln[active - 1] <= k:
+            active -= 1
+        c = crc[:active]
+        crc[:active] = _NP_TABLE[(c ^ data[off[:active] + k]) & 0xFF] ^ (c >> 8)
+    out = np.empty_like(crc)
+    out[order] = crc ^ 0xFFFFFFFF
+    return out
+
+
 class CorruptShard(ValueError):
     pass
 
@@ -76,7 +98,7 @@ def read_shard(path):
     raw_index = buf[index_off : index_off + index_len]
     if crc32c(raw_index) != index_crc:
         raise bad("index checksum mismatch")
-    out, nxt, total = [], _HEADER, 0
+    entries, nxt, total = [], _HEADER, 0
     for i in range(count):
         off, n, k, crc = struct.unpack_from("<QIII", raw_index, i * _ENTRY)
         if off != nxt or n == 0 or k > n:
@@ -84,15 +106,18 @@ def read_shard(path):
         nxt = off + 8 * n + 4 * k
         if nxt > index_off:
             raise bad("index entry %d runs past the records" % i)
-        rec = buf[off:nxt]
-        if crc32c(rec) != crc:
+        entries.append((off, n, k, crc))
+        total += n
+    crcs = crc32c_records(buf, [e[0] for e in entries], [8 * e[1] + 4 * e[2] for e in entries])
+    out = []
+    for i, (off, n, k, crc) in enumerate(entries):
+        if int(crcs[i]) != crc:
             raise bad("example %d: checksum mismatch" % i)
-        vals = np.frombuffer(rec, dtype="<i4", count=2 * n).astype(np.int64)
+        vals = np.frombuffer(buf, dtype="<i4", count=2 * n, offset=off).astype(np.int64)
         ids, labels = vals[:n], vals[n:]
         if (ids < 0).any() or ((labels < 0) & (labels != IGNORE)).any():
             raise bad("example %d: negative id or label" % i)
         out.append((ids, labels))
-        total += n
     if nxt != index_off:
         raise bad("%d bytes between the last record and the index" % (index_off - nxt))
     if total != tokens:

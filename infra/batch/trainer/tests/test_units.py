@@ -65,6 +65,12 @@ class FormatTest(unittest.TestCase):
     def test_crc32c_check_value(self):
         self.assertEqual(data.crc32c(b"123456789"), 0xE3069283)
 
+    def test_crc32c_records(self):
+        buf = bytes(range(256)) * 9
+        offs, lens = [0, 5, 100, 700, 2000], [0, 1, 37, 900, 304]
+        got = data.crc32c_records(buf, offs, lens)
+        self.assertEqual([int(c) for c in got], [data.crc32c(buf[o:o + l]) for o, l in zip(offs, lens)])
+
     def test_safetensors_round_trip(self):
         ts = [("b", torch.arange(6, dtype=torch.float32).reshape(2, 3)), ("a", torch.tensor([1.5]))]
         raw = safetensors.encode(ts, {"step": "3", "format": "pt"})
