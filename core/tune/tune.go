@@ -211,9 +211,9 @@ func (t *Tuned) Groups() []train.Group {
 	fast := train.Group{Name: "lora_B", Decay: true, LRScale: t.Spec.LoRAPlusRatio}
 	for _, p := range params {
 		switch {
-		case t.Spec.LoRAPlusRatio > 0 && strings.HasSuffix(p.Name, ".lora_B.weight"):
+		case t.Spec.LoRAPlusRatio > 0 && (strings.HasSuffix(p.Name, ".lora_B.weight") || isMagnitude(p)):
 			fast.Params = append(fast.Params, p)
-		case len(p.Shape) >= 2:
+		case len(p.Shape) >= 2 || isMagnitude(p):
 			decay.Params = append(decay.Params, p)
 		default:
 			noDecay.Params = append(noDecay.Params, p)
@@ -227,6 +227,11 @@ func (t *Tuned) Groups() []train.Group {
 	}
 	return out
 }
+
+// isMagnitude reports a DoRA magnitude vector: one-dimensional, yet decayed
+// like a weight by Hugging Face's rule (only biases and norms are not), and
+// in LoRA+'s fast group with the B matrices, as PEFT's optimizer puts it.
+func isMagnitude(p *model.Param) bool { return strings.HasSuffix(p.Name, ".lora_magnitude_vector") }
 
 // NumTrainable returns the number of trained values.
 func (t *Tuned) NumTrainable() int {
