@@ -147,3 +147,20 @@ func withPrefixMask(mask []bool, B, P, T int) []bool {
 	}
 	return out
 }
+
+// TargetTokens returns the number of tokens b is trained on, as Result.Tokens
+// will count them. With prompt tuning it can exceed the count of b alone:
+// the last virtual token predicts each sequence's first token, as in PEFT.
+func (m *Model) TargetTokens(b *Batch) (int, error) {
+	b, err := m.prepare(b)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, t := range b.targets() {
+		if t != IgnoreIndex {
+			n++
+		}
+	}
+	return n, nil
+}

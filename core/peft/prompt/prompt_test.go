@@ -308,3 +308,20 @@ func relErr(a []float32, b []float64) float64 {
 	}
 	return diff / math.Max(scale, 1e-30)
 }
+
+// TestTargetTokensCountFirstToken: under prompt tuning the first real
+// token is a target too (PEFT's labels are -100 only for virtual tokens),
+// unless its own label is ignored.
+func TestTargetTokensCountFirstToken(t *testing.T) {
+	m := newModel(t, "llama")
+	b := &model.Batch{B: 2, T: 4, IDs: []int{1, 2, 3, 4, 5, 6, 7, 8}, Labels: []int{1, 2, 3, 4, -100, 6, 7, 8}}
+	before, _ := m.TargetTokens(b)
+	if _, err := Apply(m, Config{NumVirtualTokens: 2}, nil, 1); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := m.TargetTokens(b)
+	res, _ := m.Loss(b)
+	if before != 6 || after != 7 || res.Tokens != after {
+		t.Errorf("targets %d without the prompt, %d with it (loss counted %d); want 6, 7", before, after, res.Tokens)
+	}
+}
