@@ -93,3 +93,51 @@ func patternBatch(c *model.Config) *model.Batch {
 	}
 	return b
 }
+
+// TestCompareTabulatesEveryMethod runs lorafn compare on the tiny model:
+// one row per method plus the base, with sizes, losses and costs that make
+// sense against each other.
+func TestCompareTabulatesEveryMethod(t *testing.T) {
+	base := tinyModelDir(t)
+	data := writePatternData(t, 16, 12)
+	out := filepath.Join(t.TempDir(), "cmp")
+	stdout, errOut, code := lorafn(t, "compare", "--base", base, "--data", data, "--val-data", data, "--general", data,
+		"--out", out, "--steps", "6", "--batch-size", "4", "--seq-len", "12", "--num-virtual-tokens", "3", "--lr", "prefix=0.5")
+	if code != 0 {
+		t.Fatalf("compare: exit %d: %s\n%s", code, errOut, stdout)
+	}
+	raw, err := os.ReadFile(filepath.Join(out, "compare.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []compareRow
+	if err := json.Unmarshal(raw, &rows); err != nil {
+		t.Fatal(err)
+	}
+	byMethod := map[string]compareRow{}
+	for _, r := range rows {
+		byMethod[r.Method] = r
+	}
+	methods := []string{"full", "last-k", "lora", "dora", "ia3", "prompt", "prefix"}
+	if len(rows) != len(methods)+1 {
+		t.Fatalf("%d rows, want %d:\n%s", len(rows), len(methods)+1, raw)
+	}
+	for _, m := range methods {
+		r, ok := byMethod[m]
+		if !ok || r.Trainable <= 0 || r.SizeBytes <= 0 || r.ValLoss == nil || r.Forgetting == nil || r.TokensPerSec <= 0 || r.LambdaUSD <= 0 {
+			t.Errorf("%s: row %+v", m, r)
+		}
+	}
+	full, lora, dora, prompt := byMethod["full"], byMethod["lora"], byMethod["dora"], byMethod["prompt"]
+	if !(lora.Trainable < full.Trainable && dora.Trainable > lora.Trainable && prompt.Trainable == 3*32) {
+		t.Errorf("trainable: full %d, lora %d, dora %d, prompt %d", full.Trainable, lora.Trainable, dora.Trainable, prompt.Trainable)
+	}
+	if *byMethod["base (no tuning)"].Forgetting != 0 || !(*lora.ValLoss < *byMethod["base (no tuning)"].ValLoss) {
+		t.Errorf("base forgetting %v, lora val loss %v vs base %v", *byMethod["base (no tuning)"].Forgetting, *lora.ValLoss, *byMethod["base (no tuning)"].ValLoss)
+	}
+	md, _ := os.ReadFile(filepath.Join(out, "compare.md"))
+	t.Log("\n" + string(md))
+	if !strings.Contains(string(md), "| dora |") || !strings.Contains(string(md), "vLLM refuses DoRA") || !strings.Contains(stdout, string(md)) {
+		t.Errorf("compare.md:\n%s", md)
+	}
+}
