@@ -173,13 +173,13 @@ func putModel(t *testing.T, st blob.Store) {
 	}
 }
 
-// runConfig trains 8 steps in chunks of 4; extra fields are added.
+// runConfig trains 6 steps in chunks of 3; extra fields are added.
 func runConfig(extra string) string {
 	return `{"base_model": "models/tiny/", "name": "task",
 		"method": {"method": "lora", "lora": {"r": 4, "lora_alpha": 8, "target_modules": "all-linear"}},
-		"training": {"learning_rate": 0.01, "max_steps": 8, "per_device_train_batch_size": 4, "max_seq_length": 32},
+		"training": {"learning_rate": 0.01, "max_steps": 6, "per_device_train_batch_size": 4, "max_seq_length": 32},
 		"data": {"max_len": 32, "val_fraction": 0.25}, "gate": {"min_improvement": 0, "max_forgetting": 0},
-		"chunk": {"max_steps": 4, "margin_seconds": 0}` + extra + `}`
+		"chunk": {"max_steps": 3, "margin_seconds": 0}` + extra + `}`
 }
 
 // executions lists the ARNs of the tune machine's executions.
