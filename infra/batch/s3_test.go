@@ -43,6 +43,7 @@ func pythonWithBoto3(t *testing.T) string {
 // If-Match), end with the adapter a single eight-step job writes, byte for
 // byte.
 func TestTrainerOverS3(t *testing.T) {
+	t.Parallel()
 	py := pythonWithBoto3(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

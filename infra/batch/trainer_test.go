@@ -260,9 +260,11 @@ func finalState(t *testing.T, root string) state {
 // trainer's adapter and moments within 1e-5 relative, and its adapter files
 // are the Go trainer's byte for byte apart from the float values.
 func TestFiveStepsMatchGo(t *testing.T) {
+	t.Parallel()
 	torchref.Python(t)
 	for _, mc := range []struct{ name, config string }{{"llama", tinyLlama}, {"qwen2", tinyQwen2}, {"gpt2", tinyGPT2}} {
 		t.Run(mc.name, func(t *testing.T) {
+			t.Parallel()
 			cfg := runConfig(5)
 			if mc.name == "gpt2" {
 				cfg.Method.LoRA.TargetModules = lora.Targets{} // PEFT's default, c_attn
@@ -333,6 +335,7 @@ func stateWithoutLoss(t *testing.T, root string) string {
 // steps then N Go steps, each continuing the other's checkpoint through
 // LATEST, end where a 2N-step Go run ends, within float32 tolerance.
 func TestResumeAcrossTrainers(t *testing.T) {
+	t.Parallel()
 	torchref.Python(t)
 	const n = 4
 	cfg := runConfig(2 * n)
@@ -374,6 +377,7 @@ func TestResumeAcrossTrainers(t *testing.T) {
 // TestDataOrderMatchesGo compares the micro-batches of every step, over
 // several epochs, with the Go trainer's, for several seeds and shapes.
 func TestDataOrderMatchesGo(t *testing.T) {
+	t.Parallel()
 	py := torchref.Python(t)
 	c, err := model.ParseConfig("config.json", []byte(tinyGPT2))
 	if err != nil {
@@ -402,6 +406,8 @@ func TestDataOrderMatchesGo(t *testing.T) {
 		shuffle        bool
 		b, g, seq, eps int
 	}{{42, true, 3, 2, 12, 4}, {1, true, 4, 1, 20, 3}, {7, true, 1, 3, 13, 2}, {42, false, 5, 1, 16, 2}}
+	var ins []map[string]any
+	var wants [][]step
 	for _, cs := range cases {
 		cfg := train.DefaultConfig()
 		cfg.Seed, cfg.Shuffle, cfg.BatchSize, cfg.GradAccum, cfg.SeqLen, cfg.Epochs = cs.seed, cs.shuffle, cs.b, cs.g, cs.seq, float64(cs.eps)
@@ -421,32 +427,39 @@ func TestDataOrderMatchesGo(t *testing.T) {
 			}
 			want = append(want, st)
 		}
-		in := map[string]any{"examples": exs, "config": cfg, "steps": tr.TotalSteps()}
-		dir := t.TempDir()
-		writeJSON(t, filepath.Join(dir, "in.json"), in)
-		cmd := exec.Command(py, filepath.Join("testdata", "order.py"), filepath.Join(dir, "in.json"))
-		cmd.Env = append(os.Environ(), "PYTHONPATH=.")
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("order.py: %v", err)
-		}
-		var got []step
-		if err := json.Unmarshal(out, &got); err != nil {
-			t.Fatal(err)
-		}
-		wj, _ := json.Marshal(want)
-		gj, _ := json.Marshal(got)
-		if !bytes.Equal(wj, gj) {
-			t.Errorf("seed %d shuffle %v B=%d G=%d: PyTorch's step batches differ from Go's", cs.seed, cs.shuffle, cs.b, cs.g)
-		}
 		if len(want) < cs.eps*len(exs)/(cs.b*cs.g) {
 			t.Fatalf("only %d steps", len(want))
+		}
+		ins = append(ins, map[string]any{"examples": exs, "config": cfg, "steps": tr.TotalSteps()})
+		wants = append(wants, want)
+	}
+	dir := t.TempDir()
+	writeJSON(t, filepath.Join(dir, "in.json"), ins)
+	cmd := exec.Command(py, filepath.Join("testdata", "order.py"), filepath.Join(dir, "in.json"))
+	cmd.Env = append(os.Environ(), "PYTHONPATH=.", "OMP_NUM_THREADS=1")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("order.py: %v", err)
+	}
+	var gots [][]step
+	if err := json.Unmarshal(out, &gots); err != nil {
+		t.Fatal(err)
+	}
+	if len(gots) != len(cases) {
+		t.Fatalf("order.py answered %d cases, want %d", len(gots), len(cases))
+	}
+	for i, cs := range cases {
+		wj, _ := json.Marshal(wants[i])
+		gj, _ := json.Marshal(gots[i])
+		if !bytes.Equal(wj, gj) {
+			t.Errorf("seed %d shuffle %v B=%d G=%d: PyTorch's step batches differ from Go's", cs.seed, cs.shuffle, cs.b, cs.g)
 		}
 	}
 }
 
 // TestPythonUnits runs the trainer's own unit tests.
 func TestPythonUnits(t *testing.T) {
+	t.Parallel()
 	cmd := exec.Command(torchref.Python(t), "-m", "unittest", "discover", "-s", "trainer/tests", "-t", ".")
 	cmd.Env = append(os.Environ(), "OMP_NUM_THREADS=1")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -457,6 +470,7 @@ func TestPythonUnits(t *testing.T) {
 // TestCorruptShardIsNamed: a flipped bit in a prepared example stops the
 // PyTorch trainer with an error naming the shard file and the example.
 func TestCorruptShardIsNamed(t *testing.T) {
+	t.Parallel()
 	py := torchref.Python(t)
 	root := newStore(t, tinyGPT2, runConfig(2))
 	shard := filepath.Join(storePath(root, runs.Run(runID).Prep()), data.TrainDir, "00000.shard")
@@ -466,6 +480,7 @@ func TestCorruptShardIsNamed(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(py, "-m", "trainer", "--run-id", runID, "--store", root, "--device", "cpu")
+	cmd.Env = append(os.Environ(), "OMP_NUM_THREADS=1")
 	out, err := cmd.CombinedOutput()
 	if err == nil {
 		t.Fatalf("the trainer accepted a corrupt shard:\n%s", out)

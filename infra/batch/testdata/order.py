@@ -1,6 +1,6 @@
 """Prints the PyTorch trainer's micro-batches of every step of a run, for
 comparison with the Go trainer's StepBatches. Input: a JSON file with
-examples ({"IDs", "Labels"}), the training config and the step count."""
+examples ({"IDs", "Labels"}), the training config and the step count, or a list of them."""
 
 import json
 import sys
@@ -10,9 +10,7 @@ import numpy as np
 from trainer.train import Order, training_config
 
 
-def main(path):
-    with open(path) as f:
-        case = json.load(f)
+def step_batches(case):
     exs = [(np.array(e["IDs"], dtype=np.int64), None if e["Labels"] is None else np.array(e["Labels"], dtype=np.int64))
            for e in case["examples"]]
     order = Order(exs, training_config(case["config"]))
@@ -21,7 +19,16 @@ def main(path):
         batches, tokens = order.step_batches(s)
         out.append({"batches": [{"ids": i.ravel().tolist(), "mask": m.ravel().tolist(), "labels": l.ravel().tolist()}
                                 for i, m, l in batches], "tokens": tokens})
-    json.dump(out, sys.stdout)
+    return out
+
+
+def main(path):
+    with open(path) as f:
+        cases = json.load(f)
+    if isinstance(cases, dict):
+        json.dump(step_batches(cases), sys.stdout)
+    else:
+        json.dump([step_batches(c) for c in cases], sys.stdout)
 
 
 if __name__ == "__main__":

@@ -185,9 +185,10 @@ class Trainer:
         """clip_grad_norm_ as core/train/clip.go: per-tensor norms from
         float64 sums kept in float32, their norm, then the float32 scale."""
         grads = [t.grad if t.grad is not None else torch.zeros_like(t) for _, t in self.params]
+        sums = torch.stack([g.double().pow(2).sum() for g in grads]).tolist()  # one device sync
         total = 0.0
-        for g in grads:
-            n = float(np.float32(math.sqrt(float(g.double().pow(2).sum()))))
+        for s in sums:
+            n = float(np.float32(math.sqrt(s)))
             total += n * n
         norm = np.float32(math.sqrt(total))
         max_norm = self.cfg["max_grad_norm"]
