@@ -5,7 +5,7 @@ BIN       ?= bin
 FUZZTIME  ?= 20s
 DEMO_DIR  ?= $(BIN)/demo
 
-.PHONY: help build run lambda test test-arm64 lint fmt bench fuzz demo example-data example-model clean
+.PHONY: help build run lambda deploy batch-image test test-arm64 lint fmt bench fuzz demo example-data example-model clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -23,6 +23,21 @@ lambda: ## cross-compile the Lambda bootstrap for provided.al2023 (arm64 and x86
 	  (cd dist/lambda-$$arch && rm -f bootstrap.zip && python3 -c 'import zipfile,sys; z=zipfile.ZipFile("bootstrap.zip","w",zipfile.ZIP_DEFLATED); i=zipfile.ZipInfo("bootstrap",(1980,1,1,0,0,0)); i.external_attr=0o755<<16; i.compress_type=zipfile.ZIP_DEFLATED; z.writestr(i,open("bootstrap","rb").read()); z.close()'); \
 	  echo "dist/lambda-$$arch/bootstrap.zip"; \
 	done
+
+STACK            ?= lorafn
+ARTIFACTS_BUCKET ?=
+PARAMS           ?=
+
+deploy: lambda ## deploy infra/template.yaml with the aws CLI: make deploy ARTIFACTS_BUCKET=<bucket for code> [STACK=lorafn] [PARAMS="Key=Value ..."]
+	@test -n "$(ARTIFACTS_BUCKET)" || { echo "make deploy: set ARTIFACTS_BUCKET to an S3 bucket for the packaged code"; exit 2; }
+	@mkdir -p $(BIN)
+	aws cloudformation package --template-file infra/template.yaml --s3-bucket $(ARTIFACTS_BUCKET) --output-template-file $(BIN)/packaged.yaml
+	aws cloudformation deploy --template-file $(BIN)/packaged.yaml --stack-name $(STACK) --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND $(if $(PARAMS),--parameter-overrides $(PARAMS))
+
+batch-image: ## build the CPU Batch trainer image and push it: make batch-image IMAGE=<account>.dkr.ecr.<region>.amazonaws.com/lorafn-cpu:<tag>
+	@test -n "$(IMAGE)" || { echo "make batch-image: set IMAGE to an ECR image URI"; exit 2; }
+	docker build -f infra/batch/Dockerfile.cpu -t $(IMAGE) .
+	docker push $(IMAGE)
 
 test: lint ## vet, format check and the whole test suite (race detector on)
 	$(GO) test -race -count=1 ./...
