@@ -97,6 +97,9 @@ func runCompare(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 
 	// Prepare the data once, so every method sees the same examples.
+	if *valData != "" {
+		*valFraction = 0 // train on all of --data
+	}
 	trainDir, err := prepared(ctx, *base, *dataPath, filepath.Join(*out, "prep", "train"), c.SeqLen, *valFraction, stdout)
 	if err != nil {
 		return err
