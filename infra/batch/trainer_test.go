@@ -6,6 +6,7 @@
 package batch
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -18,6 +19,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/lorafn/lorafn/core/data"
@@ -490,5 +492,52 @@ func TestCorruptShardIsNamed(t *testing.T) {
 	}
 	if _, err := os.Stat(storePath(root, runs.Run(runID).Latest())); err == nil {
 		t.Error("a failed job moved LATEST")
+	}
+}
+
+// TestSIGTERMCheckpoints: Batch's SIGTERM (a spot reclaim) lets the step
+// under way finish, writes its checkpoint, moves LATEST and exits 143, so
+// the job's retry resumes there.
+func TestSIGTERMCheckpoints(t *testing.T) {
+	t.Parallel()
+	py := torchref.Python(t)
+	const total = 1000
+	root := newStore(t, tinyGPT2, runConfig(total))
+	cmd := exec.Command(py, "-m", "trainer", "--run-id", runID, "--store", root, "--device", "cpu")
+	cmd.Env = append(os.Environ(), "OMP_NUM_THREADS=1", "PYTHONUNBUFFERED=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stdout)
+	for lines.Scan() && !strings.HasPrefix(lines.Text(), `{"step": 3,`) {
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for lines.Scan() {
+	}
+	err = cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 143 {
+		t.Fatalf("exit code %d (%v), want 143\n%s", code, err, stderr.String())
+	}
+	s := finalState(t, root)
+	if s.Step < 3 || s.Step >= total {
+		t.Fatalf("LATEST at step %d, want a step in [3, %d)", s.Step, total)
+	}
+	if _, err := os.Stat(storePath(root, runs.Run(runID).Result())); err == nil {
+		t.Error("an interrupted job wrote the result")
+	}
+	var st runs.Status
+	if err := json.Unmarshal(readFile(t, storePath(root, runs.Run(runID).Status())), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Done || st.Step != s.Step || st.TotalSteps != total {
+		t.Errorf("status.json %+v, want step %d of %d, not done", st, s.Step, total)
 	}
 }

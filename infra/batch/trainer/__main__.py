@@ -1,6 +1,7 @@
 """python3 -m trainer --run-id ID --store s3://bucket | DIR [--device cuda|cpu] [--bf16]"""
 
 import argparse
+import signal
 import sys
 
 import torch
@@ -22,13 +23,21 @@ def main(argv=None):
     a = ap.parse_args(argv)
     if a.bf16 and not a.device.startswith("cuda"):
         ap.error("--bf16 needs --device cuda")
-    torch.manual_seed(0)  # nothing draws from it; set so nothing depends on it
+    # Batch sends SIGTERM before it stops a job (spot reclaim, timeout): the
+    # step under way finishes, a checkpoint is written, and the job exits 143
+    # so that its retry resumes from LATEST.
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
     try:
-        train_run(stores.open_store(a.store), a.run_id, device=a.device, bf16=a.bf16, max_steps=a.max_steps,
-                  checkpoint_steps=a.checkpoint_steps, checkpoint_seconds=a.checkpoint_minutes * 60, cache=a.cache)
-    except (ValueError, FileNotFoundError, RuntimeError) as e:
+        tr = train_run(stores.open_store(a.store), a.run_id, device=a.device, bf16=a.bf16, max_steps=a.max_steps,
+                       checkpoint_steps=a.checkpoint_steps, checkpoint_seconds=a.checkpoint_minutes * 60,
+                       cache=a.cache, should_stop=lambda: bool(stop))
+    except (ValueError, KeyError, FileNotFoundError, RuntimeError, FloatingPointError) as e:
         print("trainer: %s" % e, file=sys.stderr)
         return 1
+    if stop and not tr.done():
+        print("trainer: stopped by SIGTERM at step %d; the checkpoint is in LATEST" % tr.state["step"], file=sys.stderr)
+        return 143
     return 0
 
 

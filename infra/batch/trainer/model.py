@@ -241,7 +241,6 @@ class Model:
                 raise ValueError("sequence length %d exceeds n_positions = %d" % (T, c.max_pos))
             x = x + self.positions[:T][None]
         allowed = torch.ones(T, T, dtype=torch.bool, device=self.device).tril()[None, None] & mask[:, None, None, :]
-        bias = torch.zeros(B, 1, T, T, device=self.device).masked_fill(~allowed, float("-inf"))
         rope = None
         if c.inv_freq is not None:
             cos, sin = rope_table(c.inv_freq, T)
@@ -254,7 +253,7 @@ class Model:
                 q, k, v = b.qkv(n1, li, noise).split(c.hidden, dim=-1)
             else:
                 q, k, v = b.q(n1, li, noise), b.k(n1, li, noise), b.v(n1, li, noise)
-            att = self._attention(q, k, v, bias, rope)
+            att = self._attention(q, k, v, allowed, rope)
             h = x + b.o(att, li, noise)
             n2 = self._norm(h, b.n2)
             if c.gpt2:
@@ -265,7 +264,8 @@ class Model:
             x = h + b.down(a, li, noise)
         return self._norm(x, self.final)
 
-    def _attention(self, q, k, v, bias, rope):
+    def _attention(self, q, k, v, allowed, rope):
+        """Causal attention over the real keys (allowed [B, 1, T, T])."""
         c = self.cfg
         B, T, _ = q.shape
         d = c.head_dim
@@ -280,9 +280,15 @@ class Model:
         if g > 1:
             k = k.repeat_interleave(g, dim=1)
             v = v.repeat_interleave(g, dim=1)
-        s = (q @ k.transpose(-1, -2)) / math.sqrt(d) + bias.to(q.dtype)
-        p = torch.softmax(s.float(), dim=-1).to(q.dtype)
-        return (p @ v).transpose(1, 2).reshape(B, T, c.heads * d)
+        if q.is_cuda and hasattr(F, "scaled_dot_product_attention"):
+            # torch 2's fused kernels never hold the [T, T] scores of every
+            # layer, which long sequences on a GPU need.
+            o = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
+        else:
+            s = (q @ k.transpose(-1, -2)) / math.sqrt(d)
+            s = s.masked_fill(~allowed, float("-inf"))
+            o = torch.softmax(s.float(), dim=-1).to(q.dtype) @ v
+        return o.transpose(1, 2).reshape(B, T, c.heads * d)
 
     def loss(self, ids, mask, labels, noise=None):
         """Summed cross-entropy (a float32 tensor) over the target tokens,

@@ -63,10 +63,12 @@ def _now():
 
 
 def train_run(store, run_id, device="cpu", bf16=False, max_steps=0, checkpoint_steps=0,
-              checkpoint_seconds=600.0, cache=None, log=print):
+              checkpoint_seconds=600.0, cache=None, log=print, should_stop=lambda: False):
     """Trains run_id; returns the trainer. max_steps bounds this job's steps
     (0: to the end); a checkpoint is written every checkpoint_steps steps
-    (0: off) or checkpoint_seconds of training, and when the job stops."""
+    (0: off) or checkpoint_seconds of training, and when the job stops:
+    at the end, after max_steps, or after the step during which
+    should_stop() became true (Batch's SIGTERM before a spot reclaim)."""
     runs = "runs/%s/" % run_id
     with tempfile.TemporaryDirectory(dir=cache) as tmp:
         tr, adapter, etag = open_run(store, run_id, device, bf16, tmp)
@@ -76,7 +78,7 @@ def train_run(store, run_id, device="cpu", bf16=False, max_steps=0, checkpoint_s
         log("run %s: step %d of %d on %s%s" % (run_id, start, tr.total, device, " (bf16)" if tr.bf16 else ""))
         lines, last_ckpt, job_start, seg_start = [], time.time(), time.time(), start
         steps = 0
-        while not tr.done() and not (max_steps > 0 and steps >= max_steps):
+        while not tr.done() and not (max_steps > 0 and steps >= max_steps) and not should_stop():
             t0 = time.time()
             l = tr.step()
             steps += 1
@@ -85,7 +87,7 @@ def train_run(store, run_id, device="cpu", bf16=False, max_steps=0, checkpoint_s
             lines.append(l)
             log(json.dumps(l))
             due = (checkpoint_steps > 0 and steps % checkpoint_steps == 0) or now - last_ckpt >= checkpoint_seconds
-            if due and not tr.done() and not (max_steps > 0 and steps >= max_steps):
+            if due and not tr.done() and not (max_steps > 0 and steps >= max_steps) and not should_stop():
                 etag = _checkpoint(store, runs, tr, etag, status, lines, seg_start, job_start)
                 seg_start, lines, last_ckpt = tr.state["step"], [], time.time()
         if lines:
