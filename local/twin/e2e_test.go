@@ -244,12 +244,6 @@ func TestWorkflowThroughTheAWSInterfaces(t *testing.T) {
 	zipPath := bootstrapZip(t)
 	tw, endpoint := startTwin(t, Options{Dir: t.TempDir(), Lambda: LambdaProcess})
 
-	prov := exec.CommandContext(t.Context(), filepath.Join(repoRoot(t), "localstack", "provision.sh"))
-	prov.Env = append(os.Environ(), "AWS_ENDPOINT_URL="+endpoint, "LAMBDA_ZIP="+zipPath, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test")
-	if out, err := prov.CombinedOutput(); err != nil {
-		t.Fatalf("provision.sh: %v\n%s", err, out)
-	}
-
 	st, err := runner.S3Store(t.Context(), endpoint, "lorafn")
 	if err != nil {
 		t.Fatal(err)
@@ -270,7 +264,16 @@ func TestWorkflowThroughTheAWSInterfaces(t *testing.T) {
 	badRecords[2], badRecords[6], badRecords[9] = `{"text": "broken`, `{"prompt": 7}`, `not json`
 	bad := filepath.Join(dir, "bad.jsonl")
 	os.WriteFile(bad, []byte(strings.Join(badRecords, "\n")+"\n"), 0o644)
-	var manifestRuns []string
+	// The schedule's dataset is in place before the rule exists, so only
+	// the schedule starts its run.
+	put("datasets/weekly/lorafn.json", runConfig(""))
+	put("datasets/weekly/train.jsonl", strings.Join(taskRecords(24), "\n")+"\n")
+	prov := exec.CommandContext(t.Context(), filepath.Join(repoRoot(t), "localstack", "provision.sh"))
+	prov.Env = append(os.Environ(), "AWS_ENDPOINT_URL="+endpoint, "LAMBDA_ZIP="+zipPath, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "SCHEDULE_DATASET=datasets/weekly/train.jsonl")
+	if out, err := prov.CombinedOutput(); err != nil {
+		t.Fatalf("provision.sh: %v\n%s", err, out)
+	}
+
 
 	t.Run("upload starts a run that promotes an adapter", func(t *testing.T) {
 		before := tw.executionARNs()
@@ -285,20 +288,18 @@ func TestWorkflowThroughTheAWSInterfaces(t *testing.T) {
 		if !strings.Contains(out, "adapter_model.safetensors") || !strings.Contains(out, "adapter_config.json") {
 			t.Fatalf("adapters/task/ holds:\n%s", out)
 		}
-		manifestRuns = append(manifestRuns, d["name"].(string))
+		reachedGate(t, d)
 	})
 
 	t.Run("start-execution with the manual input", func(t *testing.T) {
-		// Another learning rate makes another run of the same dataset.
-		cfg := strings.Replace(runConfig(""), `"learning_rate": 0.01`, `"learning_rate": 0.02`, 1)
-		input := `{"dataset": "datasets/task/train.jsonl", "config": ` + cfg + `}`
+		// The input the README gives, verbatim: another learning rate, so
+		// another run of the uploaded dataset.
+		input := readmeInput(t)
 		var started map[string]string
 		json.Unmarshal([]byte(cli(t, endpoint, "stepfunctions", "start-execution", "--state-machine-arn", machineARN, "--name", "manual-1", "--input", input)), &started)
 		d := waitDone(t, tw, endpoint, started["executionArn"])
 		wantStatus(t, d, statemachine.StatusSucceeded)
-		if !strings.Contains(d["output"].(string), `"promote"`) {
-			t.Fatalf("the manual run did not reach the gate: %v", d["output"])
-		}
+		reachedGate(t, d)
 		// The history is the service's: it starts and ends the execution.
 		var h struct{ Events []struct{ Type string } }
 		json.Unmarshal([]byte(cli(t, endpoint, "stepfunctions", "get-execution-history", "--execution-arn", started["executionArn"])), &h)
@@ -327,7 +328,8 @@ func TestWorkflowThroughTheAWSInterfaces(t *testing.T) {
 		wantStatus(t, d, statemachine.StatusSucceeded)
 		var in map[string]string
 		json.Unmarshal([]byte(d["input"].(string)), &in)
-		if in["source"] != "schedule" || in["dataset"] != "datasets/task/train.jsonl" || !strings.HasPrefix(in["scheduled_time"], time.Now().UTC().Format("2006-01-02T")) {
+		reachedGate(t, d)
+		if in["source"] != "schedule" || in["dataset"] != "datasets/weekly/train.jsonl" || !strings.HasPrefix(in["scheduled_time"], time.Now().UTC().Format("2006-01-02T")) {
 			t.Fatalf("input %v", d["input"])
 		}
 	})
@@ -342,6 +344,7 @@ func TestWorkflowThroughTheAWSInterfaces(t *testing.T) {
 			Batch struct{ JobID, Status string }
 		}
 		json.Unmarshal([]byte(d["output"].(string)), &out)
+		reachedGate(t, d)
 		if out.Batch.Status != "SUCCEEDED" || out.Batch.JobID == "" {
 			t.Fatalf("batch result %+v in %v", out.Batch, d["output"])
 		}
@@ -373,5 +376,36 @@ func TestWorkflowThroughTheAWSInterfaces(t *testing.T) {
 			t.Fatalf("uploading lorafn.json started an execution")
 		}
 	})
-	_ = manifestRuns
+}
+
+// reachedGate checks that an execution trained and evaluated a run rather
+// than finding it already handled.
+func reachedGate(t *testing.T, d map[string]any) {
+	t.Helper()
+	var out struct {
+		Duplicate bool `json:"duplicate"`
+		Promote   *struct {
+			Promoted bool `json:"promoted"`
+		} `json:"promote"`
+	}
+	json.Unmarshal([]byte(d["output"].(string)), &out)
+	if out.Duplicate || out.Promote == nil {
+		t.Fatalf("execution %v did not reach the gate: %v", d["name"], d["output"])
+	}
+}
+
+// readmeInput is the manual execution input README.md shows.
+func readmeInput(t *testing.T) string {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(readme), "\n") {
+		if strings.HasPrefix(line, `{"dataset": "datasets/task/train.jsonl"`) && json.Valid([]byte(line)) {
+			return line
+		}
+	}
+	t.Fatal("README.md shows no manual input for datasets/task/train.jsonl")
+	return ""
 }
