@@ -242,7 +242,14 @@ func wantStatus(t *testing.T, d map[string]any, status statemachine.Status) {
 func TestWorkflowThroughTheAWSInterfaces(t *testing.T) {
 	needTool(t, "aws")
 	zipPath := bootstrapZip(t)
-	tw, endpoint := startTwin(t, Options{Dir: t.TempDir(), Lambda: LambdaProcess})
+	// Batch jobs run as `lorafn batch-train` processes, as under lorafn local.
+	lorafnBin := filepath.Join(t.TempDir(), "lorafn")
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", lorafnBin, "./cmd/lorafn")
+	build.Dir = repoRoot(t)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building lorafn: %v\n%s", err, out)
+	}
+	tw, endpoint := startTwin(t, Options{Dir: t.TempDir(), Lambda: LambdaProcess, BatchCommand: []string{lorafnBin, "batch-train"}})
 
 	st, err := runner.S3Store(t.Context(), endpoint, "lorafn")
 	if err != nil {

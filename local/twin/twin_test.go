@@ -336,3 +336,26 @@ func TestInputTransformer(t *testing.T) {
 		t.Fatal("a path without $ was accepted")
 	}
 }
+
+func TestBatchJobsReportFailures(t *testing.T) {
+	_, endpoint := startTwin(t, Options{Lambda: LambdaInProcess})
+	code, out := restCall(t, http.MethodPost, endpoint+"/v1/submitjob", map[string]any{"jobName": "j", "jobQueue": "q", "jobDefinition": "d"})
+	if code != http.StatusOK || out["jobId"] == nil {
+		t.Fatalf("SubmitJob: %d %v", code, out)
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		_, d := restCall(t, http.MethodPost, endpoint+"/v1/describejobs", map[string]any{"jobs": []any{out["jobId"]}})
+		jobs, _ := d["jobs"].([]any)
+		if len(jobs) != 1 {
+			t.Fatalf("DescribeJobs: %v", d)
+		}
+		j := jobs[0].(map[string]any)
+		if j["status"] == "FAILED" {
+			if !strings.Contains(j["statusReason"].(string), "runId") {
+				t.Fatalf("reason %v", j["statusReason"])
+			}
+			return
+		}
+	}
+	t.Fatal("the job without a run never failed")
+}
