@@ -281,7 +281,6 @@ func TestWorkflowThroughTheAWSInterfaces(t *testing.T) {
 		t.Fatalf("provision.sh: %v\n%s", err, out)
 	}
 
-
 	t.Run("upload starts a run that promotes an adapter", func(t *testing.T) {
 		before := tw.executionARNs()
 		cli(t, endpoint, "s3", "cp", good, "s3://lorafn/datasets/task/train.jsonl")
