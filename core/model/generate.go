@@ -41,7 +41,8 @@ func (m *Model) NewKVCache(maxLen int) *KVCache {
 	return c
 }
 
-// Len returns the number of cached tokens.
+// Len returns the number of cached positions, virtual ones (a prefix, a
+// prompt once fed) included.
 func (c *KVCache) Len() int { return c.len }
 
 // appendLayer stores layer li's new keys and values at rows past… and
