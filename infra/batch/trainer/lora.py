@@ -50,9 +50,10 @@ def target_json(targets):
 class Adapter:
     """LoRA layers on a model, in model order."""
 
-    def __init__(self, model, cfg, seed):
+    def __init__(self, model, cfg, seed, draw=True):
         """cfg is the run's method.lora object; a new adapter's A is drawn
-        from seed as lora.Apply does, B is zero."""
+        from seed as lora.Apply does (unless draw is false: a checkpoint
+        will fill it), B is zero."""
         self.cfg = dict(cfg)
         r = int(cfg["r"])
         alpha = float(cfg["lora_alpha"])
@@ -74,7 +75,7 @@ class Adapter:
         self.cfg["target_modules"] = targets
         self.fan_in_fan_out = model.cfg.gpt2
         pcg = rng.PCG(seed, 0x6C6F7261)  # "lora"
-        for l in self.layers:
+        for l in self.layers if draw else ():
             bound = 1 / math.sqrt(l.base.inp)
             vals = np.array([(2 * pcg.float64() - 1) * bound for _ in range(l.a.numel())], dtype=np.float64)
             l.a.copy_(torch.from_numpy(vals.astype(np.float32).reshape(l.a.shape)))

@@ -46,11 +46,11 @@ def open_run(store, run_id, device, bf16, cache):
     val_set = []
     if store.list(prep + "validation/"):
         val_set = data.read_shards(stores.download(store, prep + "validation/", os.path.join(cache, "validation")))
+    latest, etag = store.get(runs + "checkpoints/LATEST")
     model = Model(base, device)
-    adapter = lora.Adapter(model, method["lora"], tcfg["seed"])
+    adapter = lora.Adapter(model, method["lora"], tcfg["seed"], draw=latest is None)
     groups = lora_groups(adapter, float(method.get("loraplus_lr_ratio") or 0))
     tr = Trainer(model, groups, train_set, val_set, tcfg, bf16=bf16)
-    latest, etag = store.get(runs + "checkpoints/LATEST")
     if latest is not None:
         name = latest.decode().strip()
         folder = stores.download(store, runs + "checkpoints/%s/" % name, os.path.join(cache, "restore"))

@@ -25,12 +25,21 @@ def read(path):
         header = json.loads(data[8 : 8 + n].decode("utf-8"))
     except ValueError as e:
         raise ValueError("%s: header: %s" % (path, e)) from None
+    if not isinstance(header, dict):
+        raise ValueError("%s: header is not a JSON object" % path)
     meta = header.pop("__metadata__", None) or {}
+    if not isinstance(meta, dict):
+        raise ValueError("%s: __metadata__ is not a JSON object" % path)
     body = memoryview(data)[8 + n :]
     out = {}
     for name, info in header.items():
-        dtype, shape = info["dtype"], [int(s) for s in info["shape"]]
-        start, end = info["data_offsets"]
+        try:
+            dtype, shape = str(info["dtype"]), [int(s) for s in info["shape"]]
+            start, end = (int(x) for x in info["data_offsets"])
+        except (KeyError, TypeError, ValueError):
+            raise ValueError("%s: tensor %s: malformed header entry %r" % (path, name, info)) from None
+        if any(d < 0 for d in shape):
+            raise ValueError("%s: tensor %s: negative dimension in %s" % (path, name, shape))
         if not 0 <= start <= end <= len(body):
             raise ValueError("%s: tensor %s: data_offsets %s outside the data" % (path, name, [start, end]))
         raw = body[start:end]

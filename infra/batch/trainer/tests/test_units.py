@@ -90,6 +90,67 @@ class FormatTest(unittest.TestCase):
                 safetensors.read(path)
 
 
+def shard_bytes(examples):
+    """A shard file in core/data's layout (written here from its format
+    description, so the reader is checked against the format, not itself)."""
+    import struct
+
+    recs, index, off = b"", b"", 16
+    for ids, labels in examples:
+        rec = struct.pack("<%di" % len(ids), *ids) + struct.pack("<%di" % len(labels), *labels)
+        index += struct.pack("<QIII", off, len(ids), 0, data.crc32c(rec))
+        recs += rec
+        off += len(rec)
+    footer = struct.pack("<QQQI", off, len(examples), sum(len(e[0]) for e in examples), data.crc32c(index))
+    footer += struct.pack("<I", data.crc32c(footer)) + b"LFNSEND\x00"
+    return b"LFNSHARD" + struct.pack("<II", 1, 0) + recs + index + footer
+
+
+class CorruptionTest(unittest.TestCase):
+    """Damaged files fail with a ValueError that names the file, never with
+    another exception or wrong data."""
+
+    def test_shard_bit_flips_and_truncation(self):
+        exs = [([5, 6, 7], [-100, 6, 7]), ([1, 2], [1, 2]), ([9] * 40, [9] * 40)]
+        raw = shard_bytes(exs)
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "00000.shard")
+            with open(path, "wb") as f:
+                f.write(raw)
+            got = data.read_shard(path)
+            self.assertEqual([(list(i), list(l)) for i, l in got], [(list(i), list(l)) for i, l in exs])
+            gen = np.random.default_rng(1)
+            cases = [bytes(raw[:n]) for n in gen.integers(0, len(raw), 30)]
+            for pos in list(range(16)) + list(range(len(raw) - 100, len(raw))) + list(gen.integers(16, len(raw), 60)):
+                b = bytearray(raw)
+                b[pos] ^= 1 << int(gen.integers(0, 8))
+                cases.append(bytes(b))
+            for c in cases:
+                with open(path, "wb") as f:
+                    f.write(c)
+                with self.assertRaisesRegex(ValueError, "00000.shard"):
+                    data.read_shard(path)
+
+    def test_safetensors_garbage(self):
+        good = safetensors.encode([("w", torch.ones(2, 3))], {"format": "pt"})
+        gen = np.random.default_rng(2)
+        cases = [good[:n] for n in gen.integers(0, len(good), 20)]
+        cases += [good[:8] + b'{"w": 1}', good[:8] + b"[1, 2]", (8).to_bytes(8, "little") + b'{"w":{}} ']
+        for _ in range(200):
+            b = bytearray(good)
+            b[int(gen.integers(8, len(good)))] = int(gen.integers(0, 256))
+            cases.append(bytes(b))
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "x.safetensors")
+            for c in cases:
+                with open(path, "wb") as f:
+                    f.write(c)
+                try:
+                    safetensors.read(path)
+                except ValueError as e:
+                    self.assertIn("x.safetensors", str(e))
+
+
 class ModelTest(unittest.TestCase):
     """Loss and input gradients against the independent oracle."""
 
