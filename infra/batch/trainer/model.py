@@ -283,7 +283,9 @@ class Model:
         if q.is_cuda and hasattr(F, "scaled_dot_product_attention"):
             # torch 2's fused kernels never hold the [T, T] scores of every
             # layer, which long sequences on a GPU need.
-            o = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
+            # Under autocast RoPE's float32 tables promote q and k; the
+            # fused kernel wants one dtype.
+            o = F.scaled_dot_product_attention(q.to(v.dtype), k.to(v.dtype), v, attn_mask=allowed)
         else:
             s = (q @ k.transpose(-1, -2)) / math.sqrt(d)
             s = s.masked_fill(~allowed, float("-inf"))
