@@ -5,10 +5,11 @@ import (
 	"sync"
 )
 
-// The packed GEMM driver follows the GotoBLAS/BLIS scheme: op(B) is packed
-// into column panels nr wide, op(A) into row panels mr tall, kc steps of k
-// at a time, and an assembly micro-kernel computes one mr×nr tile of C per
-// call. C is cut into mc×nc blocks, one task each, run in parallel.
+// The GEMM driver follows the GotoBLAS/BLIS scheme: op(B) is packed into
+// column panels nr wide, and an assembly micro-kernel computes one mr×nr
+// tile of C per call, kc steps of k at a time, reading op(A) in place
+// (only a partial last row tile is packed, zero-padded). C is cut into
+// mc×nc blocks, one task each, run in parallel.
 //
 // Determinism: every element of C is one fused multiply-add chain over
 // p = 0 … k-1 in order, starting from zero. Between kc blocks the partial
@@ -19,7 +20,8 @@ import (
 // kernelFunc computes one mr×nr tile: acc = Σ_p A[r][p]·b[p][j] over k
 // steps, by FMA in order of p, where A[r][p] is the float32 at byte offset
 // r·rs + p·ks from a (a packed panel has rs = 4, ks = 4·mr; a plain or
-// transposed A is read in place) and b is a packed panel of k·nr values, starting from zero or, when flags&kernLoad, from the tile in w
+// transposed A is read in place) and b is a packed panel of k·nr values.
+// It starts from zero or, when flags&kernLoad, from the tile in w
 // (row-major mr×nr). With flags&kernFinal it writes
 // epilogue(acc, C, alpha, beta) to the tile of C at c with leading
 // dimension ldc (beta treated as 0 unless flags&kernBeta); otherwise it
@@ -100,7 +102,7 @@ func (kn *kernel) gemmPacked(transA bool, m, n, k int, alpha float32, a []float3
 	nt := (n + kn.ncMax - 1) / kn.ncMax
 	serial := m*n*k < parallelMinFlops
 	if want := 4 * runtime.GOMAXPROCS(0); !serial && mt*nt < want {
-		nt = min((n+kn.nr-1)/kn.nr, (want+mt-1)/mt)
+		nt = max(nt, min((n+kn.nr-1)/kn.nr, (want+mt-1)/mt))
 	}
 	nc := ((n+nt-1)/nt + kn.nr - 1) / kn.nr * kn.nr
 	nt = (n + nc - 1) / nc
