@@ -3,7 +3,6 @@
 Go code draws it, the counter-based dropout masks, and PEFT's files."""
 
 import math
-import os
 import re
 
 import numpy as np

@@ -282,9 +282,8 @@ class Model:
             v = v.repeat_interleave(g, dim=1)
         if q.is_cuda and hasattr(F, "scaled_dot_product_attention"):
             # torch 2's fused kernels never hold the [T, T] scores of every
-            # layer, which long sequences on a GPU need.
-            # Under autocast RoPE's float32 tables promote q and k; the
-            # fused kernel wants one dtype.
+            # layer, which long sequences on a GPU need. They want one
+            # dtype, and under autocast RoPE's float32 tables promote q, k.
             o = F.scaled_dot_product_attention(q.to(v.dtype), k.to(v.dtype), v, attn_mask=allowed)
         else:
             s = (q @ k.transpose(-1, -2)) / math.sqrt(d)

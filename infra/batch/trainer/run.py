@@ -9,8 +9,6 @@ import os
 import tempfile
 import time
 
-import torch
-
 from . import data, lora, store as stores
 from .model import Model
 from .train import STATE_FILE, Trainer, lora_groups, training_config

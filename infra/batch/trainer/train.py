@@ -7,6 +7,7 @@ lorafn's format (trainer_state.json, params.safetensors,
 optimizer.safetensors) that the Go trainer loads and writes."""
 
 import contextlib
+import json
 import math
 import os
 
@@ -279,8 +280,6 @@ class Trainer:
 
     def load(self, folder):
         """Restores a checkpoint of this same run (written by either trainer)."""
-        import json
-
         path = os.path.join(folder, STATE_FILE)
         with open(path) as f:
             sf = json.load(f)
