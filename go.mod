@@ -4,7 +4,11 @@ go 1.26
 
 require gonum.org/v1/gonum v0.17.0
 
-require golang.org/x/text v0.23.0
+require (
+	github.com/aws/aws-sdk-go-v2/service/lambda v1.114.4
+	github.com/aws/aws-sdk-go-v2/service/sfn v1.41.2
+	golang.org/x/text v0.23.0
+)
 
 require (
 	github.com/aws/aws-lambda-go v1.55.1 // indirect
