@@ -42,9 +42,9 @@ batch-image: ## build the CPU Batch trainer image and push it: make batch-image 
 test: lint ## vet, format check and the whole test suite (race detector on)
 	$(GO) test -race -count=1 ./...
 
-test-arm64: ## core/tensor's arm64 kernels (NEON, Go) under qemu-user-static
-	GOARCH=arm64 $(GO) vet ./core/tensor
-	GOARCH=arm64 $(GO) test -count=1 -exec qemu-aarch64-static ./core/tensor
+test-arm64: ## core/tensor and bench tests for arm64 (NEON, Go kernels) under qemu-user-static
+	GOARCH=arm64 $(GO) vet ./core/tensor ./bench
+	GOARCH=arm64 $(GO) test -count=1 -exec qemu-aarch64-static ./core/tensor ./bench
 
 lint: ## go vet and gofmt
 	$(GO) vet ./...
