@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"errors"
 	"debug/elf"
 	"encoding/json"
 	"fmt"
@@ -283,8 +284,8 @@ func (t *Twin) invoke(ctx context.Context, name string, payload []byte) (out []b
 	defer cancel()
 	if t.opts.Lambda == LambdaInProcess {
 		out, err := t.invokeInProcess(ctx, f, payload)
-		if ctx.Err() != nil {
-			return nil, false, fmt.Errorf("function %s timed out after %d seconds: %w", name, f.Config.Timeout, context.DeadlineExceeded)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return timedOut(f), true, nil
 		}
 		if err != nil {
 			body, _ := json.Marshal(map[string]string{"errorType": runs.ErrorName(err), "errorMessage": err.Error()})
@@ -293,6 +294,16 @@ func (t *Twin) invoke(ctx context.Context, name string, payload []byte) (out []b
 		return out, false, nil
 	}
 	return t.invokeProcess(ctx, f, payload)
+}
+
+// timedOut is the error Lambda reports for an invocation that reached
+// the function's timeout.
+func timedOut(f *function) []byte {
+	body, _ := json.Marshal(map[string]string{
+		"errorType":    "Sandbox.Timedout",
+		"errorMessage": fmt.Sprintf("Task timed out after %d.00 seconds", f.Config.Timeout),
+	})
+	return body
 }
 
 // invokeInProcess runs the function's step in this process over the twin's

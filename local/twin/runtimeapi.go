@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -98,7 +99,11 @@ func (t *Twin) invokeProcess(ctx context.Context, f *function, payload []byte) (
 		})
 		return body, true, nil
 	case <-ctx.Done():
-		return nil, false, fmt.Errorf("function %s timed out after %d seconds: %w", f.Config.FunctionName, f.Config.Timeout, context.DeadlineExceeded)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			t.logf("function %s timed out after %d seconds", f.Config.FunctionName, f.Config.Timeout)
+			return timedOut(f), true, nil
+		}
+		return nil, false, ctx.Err()
 	}
 }
 

@@ -489,7 +489,9 @@ func (res *resources) Invoke(ctx context.Context, resource string, params json.R
 			Type string `json:"errorType"`
 		}
 		json.Unmarshal(out, &e)
-		if e.Type == "" {
+		if e.Type == "" || e.Type == "Sandbox.Timedout" {
+			// What the Lambda integration reports for a function killed at
+			// its timeout; the workflow retries it.
 			e.Type = "Lambda.Unknown"
 		}
 		return nil, &statemachine.TaskError{Name: e.Type, Cause: string(out)}
