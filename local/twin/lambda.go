@@ -26,21 +26,20 @@ import (
 
 // functionConfig is Lambda's FunctionConfiguration, as much as lorafn uses.
 type functionConfig struct {
-	FunctionName  string            `json:"FunctionName"`
-	FunctionArn   string            `json:"FunctionArn"`
-	Runtime       string            `json:"Runtime"`
-	Role          string            `json:"Role"`
-	Handler       string            `json:"Handler"`
-	CodeSize      int64             `json:"CodeSize"`
-	Timeout       int               `json:"Timeout"`
-	MemorySize    int               `json:"MemorySize"`
-	Architectures []string          `json:"Architectures"`
-	Environment   *environment      `json:"Environment,omitempty"`
-	LastModified  string            `json:"LastModified"`
-	Version       string            `json:"Version"`
-	State         string            `json:"State"`
-	PackageType   string            `json:"PackageType"`
-	Tags          map[string]string `json:"-"`
+	FunctionName  string       `json:"FunctionName"`
+	FunctionArn   string       `json:"FunctionArn"`
+	Runtime       string       `json:"Runtime"`
+	Role          string       `json:"Role"`
+	Handler       string       `json:"Handler"`
+	CodeSize      int64        `json:"CodeSize"`
+	Timeout       int          `json:"Timeout"`
+	MemorySize    int          `json:"MemorySize"`
+	Architectures []string     `json:"Architectures"`
+	Environment   *environment `json:"Environment,omitempty"`
+	LastModified  string       `json:"LastModified"`
+	Version       string       `json:"Version"`
+	State         string       `json:"State"`
+	PackageType   string       `json:"PackageType"`
 }
 
 type environment struct {
