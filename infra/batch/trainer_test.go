@@ -541,3 +541,25 @@ func TestSIGTERMCheckpoints(t *testing.T) {
 		t.Errorf("status.json %+v, want step %d of %d, not done", st, s.Step, total)
 	}
 }
+
+// TestRefusesAnotherRunsCheckpoint: a checkpoint whose identity differs
+// from the run's (here the learning rate) is refused, naming the field.
+func TestRefusesAnotherRunsCheckpoint(t *testing.T) {
+	t.Parallel()
+	py := torchref.Python(t)
+	cfg := runConfig(4)
+	cfg.Chunk.MaxSteps = 2
+	root := newStore(t, tinyGPT2, cfg)
+	goChunk(t, root)
+	cfg.Training.LR *= 2
+	writeJSON(t, storePath(root, runs.Run(runID).Manifest()), runs.Manifest{RunID: runID, BaseETag: "tiny", Config: cfg, State: "training"})
+	cmd := exec.Command(py, "-m", "trainer", "--run-id", runID, "--store", root, "--device", "cpu")
+	cmd.Env = append(os.Environ(), "OMP_NUM_THREADS=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil || cmd.ProcessState.ExitCode() != 1 {
+		t.Fatalf("resumed another run's checkpoint (%v):\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "step-2/trainer_state.json: checkpoint of another run: learning_rate") {
+		t.Errorf("error does not name the checkpoint and the field:\n%s", out)
+	}
+}

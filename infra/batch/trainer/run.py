@@ -51,8 +51,14 @@ def open_run(store, run_id, device, bf16, cache):
     tr = Trainer(model, groups, train_set, val_set, tcfg, bf16=bf16)
     if latest is not None:
         name = latest.decode().strip()
-        folder = stores.download(store, runs + "checkpoints/%s/" % name, os.path.join(cache, "restore"))
-        tr.load(folder)
+        key = runs + "checkpoints/%s/" % name
+        folder = stores.download(store, key, os.path.join(cache, "restore"))
+        try:
+            tr.load(folder)
+        except ValueError as e:
+            if store.local_folder(key) is None:  # name the object, not the download
+                raise ValueError("%s (%s)" % (str(e).replace(folder, key.rstrip("/")), key)) from None
+            raise
     return tr, adapter, etag
 
 
