@@ -244,7 +244,11 @@ func TestFma32(t *testing.T) {
 	doubleRoundingCaught := 0
 	for i := 0; i < 200000; i++ {
 		var x, y, z float32
-		switch i % 3 {
+		switch i % 4 {
+		case 3: // subnormal results, where float32's midpoints sit elsewhere
+			x = float32(math.Ldexp(1+r.Float64(), -65-r.IntN(12))) * float32(1-2*r.IntN(2))
+			y = float32(math.Ldexp(1+r.Float64(), -65-r.IntN(12)))
+			z = math.Float32frombits(r.Uint32() & 0x807fffff)
 		case 0: // random bit patterns, finite only
 			x, y, z = randFinite(r), randFinite(r), randFinite(r)
 		case 1: // similar magnitudes: cancellation

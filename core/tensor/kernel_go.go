@@ -25,7 +25,12 @@ func kernGo(k int, a *float32, rs, ks int, b, w, c *float32, ldc int, alpha, bet
 			x := ap[r*rs+p*ks]
 			row := (*[goNR]float32)(acc[r*goNR : r*goNR+goNR])
 			for j, y := range bv {
-				row[j] = fma32(x, y, row[j])
+				// fma32, with its common path inlined.
+				if p, zz, s, ok := fma32Fast(x, y, row[j]); ok {
+					row[j] = float32(s)
+				} else {
+					row[j] = fma32Slow(p, zz, s)
+				}
 			}
 		}
 	}
