@@ -14,6 +14,22 @@
 // With a data directory, everything survives a restart: objects, state
 // machines, functions, rules, schedules, Batch jobs and execution records.
 // Executions that were running when the twin stopped come back ABORTED.
+//
+// # Known differences from AWS
+//
+//   - Credentials and signatures are accepted without checking, and IAM
+//     roles are recorded, not enforced: the template's least-privilege
+//     policies are checked by infra's tests, not here.
+//   - Each Lambda invocation starts the bootstrap afresh (a cold start
+//     every time); functions run with the twin's user and environment
+//     sandboxing is limited to a private TMPDIR.
+//   - Batch jobs start at once: queues, compute environments and job
+//     definitions are names only.
+//   - EventBridge has the default bus and no PutEvents; Scheduler ignores
+//     flexible time windows and retry policies, and fires on the twin's
+//     clock, checked every Options.SchedulerTick.
+//   - Step Functions runs STANDARD machines in the interpreter's subset of
+//     ASL (see package statemachine).
 package twin
 
 import (
@@ -149,6 +165,16 @@ func (t *Twin) Start(endpoint string) {
 func (t *Twin) Close() error {
 	t.cancel()
 	t.wg.Wait()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, f := range t.functions {
+		f.mu.Lock()
+		if f.dir != "" {
+			os.RemoveAll(f.dir)
+			f.dir = ""
+		}
+		f.mu.Unlock()
+	}
 	return nil
 }
 
