@@ -34,10 +34,10 @@ deploy: lambda ## deploy infra/template.yaml with the aws CLI: make deploy ARTIF
 	aws cloudformation package --template-file infra/template.yaml --s3-bucket $(ARTIFACTS_BUCKET) --output-template-file $(BIN)/packaged.yaml
 	aws cloudformation deploy --template-file $(BIN)/packaged.yaml --stack-name $(STACK) --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND $(if $(PARAMS),--parameter-overrides $(PARAMS))
 
-batch-image: ## build the CPU Batch trainer image and push it: make batch-image IMAGE=<account>.dkr.ecr.<region>.amazonaws.com/lorafn-cpu:<tag>
-	@test -n "$(IMAGE)" || { echo "make batch-image: set IMAGE to an ECR image URI"; exit 2; }
-	docker build -f infra/batch/Dockerfile.cpu -t $(IMAGE) .
-	docker push $(IMAGE)
+batch-image: ## build and push the Batch trainer images: make batch-image CPU_IMAGE=<ECR URI> GPU_IMAGE=<ECR URI> (either or both)
+	@test -n "$(CPU_IMAGE)$(GPU_IMAGE)" || { echo "make batch-image: set CPU_IMAGE and/or GPU_IMAGE to ECR image URIs"; exit 2; }
+	$(if $(CPU_IMAGE),docker build -f infra/batch/Dockerfile.cpu -t $(CPU_IMAGE) . && docker push $(CPU_IMAGE))
+	$(if $(GPU_IMAGE),docker build -f infra/batch/Dockerfile.gpu -t $(GPU_IMAGE) infra/batch && docker push $(GPU_IMAGE))
 
 test: lint ## vet, format check and the whole test suite (race detector on)
 	$(GO) test -race -count=1 ./...
