@@ -30,7 +30,7 @@ func main() {
 	testPath := flag.String("test", "", "test JSONL to write")
 	nTrain := flag.Int("train-per-class", 600, "training messages per class")
 	nTest := flag.Int("test-per-class", 150, "test messages per class")
-	maxChars := flag.Int("max-chars", 256, "cut each text to at most this many bytes")
+	maxChars := flag.Int("max-chars", 160, "cut each text to at most this many bytes")
 	flag.Parse()
 	if *dir == "" || *trainPath == "" || *testPath == "" {
 		fmt.Fprintln(os.Stderr, "usage: spam --data DIR --train FILE --test FILE")
