@@ -43,14 +43,14 @@ func runMerge(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 // loadModel loads a base model folder and, when adapter is set, attaches
-// that PEFT LoRA adapter.
+// that PEFT adapter (LoRA, DoRA, (IA)3, prompt or prefix tuning).
 func loadModel(base, adapter string) (*model.Model, error) {
 	m, err := model.Load(base, nil)
 	if err != nil {
 		return nil, err
 	}
 	if adapter != "" {
-		if _, err := lora.Load(adapter, m); err != nil {
+		if _, err := tune.LoadAdapter(adapter, m); err != nil {
 			return nil, err
 		}
 	}

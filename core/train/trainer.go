@@ -253,6 +253,15 @@ type Budget struct {
 	StepEstimate time.Duration
 	// MaxSteps, when positive, caps the steps of this call.
 	MaxSteps int
+	// Now is the clock the deadline is read with (nil: time.Now).
+	Now func() time.Time
+}
+
+func (b *Budget) now() time.Time {
+	if b.Now != nil {
+		return b.Now()
+	}
+	return time.Now()
 }
 
 // Stop says why RunUntil returned.
@@ -276,18 +285,18 @@ func (t *Trainer) RunUntil(ctx context.Context, b Budget, onStep func(StepLog) e
 			return StopDone, nil
 		case b.MaxSteps > 0 && n >= b.MaxSteps:
 			return StopSteps, nil
-		case !b.Deadline.IsZero() && time.Now().Add(longest).After(b.Deadline):
+		case !b.Deadline.IsZero() && b.now().Add(longest).After(b.Deadline):
 			return StopDeadline, nil
 		}
 		if err := ctx.Err(); err != nil {
 			return "", err
 		}
-		start := time.Now()
+		start := b.now()
 		log, err := t.Step(ctx)
 		if err != nil {
 			return "", err
 		}
-		longest = max(longest, time.Since(start))
+		longest = max(longest, b.now().Sub(start))
 		if onStep != nil {
 			if err := onStep(log); err != nil {
 				return "", err

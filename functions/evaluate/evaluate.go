@@ -19,7 +19,6 @@ import (
 	"github.com/lorafn/lorafn/core/data"
 	"github.com/lorafn/lorafn/core/eval"
 	"github.com/lorafn/lorafn/core/model"
-	"github.com/lorafn/lorafn/core/peft/lora"
 	"github.com/lorafn/lorafn/core/tokenizer"
 	"github.com/lorafn/lorafn/core/train"
 	"github.com/lorafn/lorafn/core/tune"
@@ -109,12 +108,13 @@ func (h *Handler) Handle(ctx context.Context, in In) (Out, error) {
 	if err != nil {
 		return Out{}, fmt.Errorf("evaluate: base model: %w", err)
 	}
+	// Adapters attach to the base; full and last-k results are models.
 	tuned := base
-	if m.Config.Method.Method == tune.LoRA {
-		if _, err := lora.Load(resultDir, base); err != nil {
+	if m.Config.Method.Method == tune.Full || m.Config.Method.Method == tune.LastK {
+		if tuned, err = model.Load(resultDir, nil); err != nil {
 			return Out{}, err
 		}
-	} else if tuned, err = model.Load(resultDir, nil); err != nil {
+	} else if _, err := tune.LoadAdapter(resultDir, base); err != nil {
 		return Out{}, err
 	}
 	tunedMetrics, err := eval.Measure(ctx, tuned, sets, opts)

@@ -105,20 +105,21 @@ func (h *Handler) Handle(ctx context.Context, in In) (Out, error) {
 		return out, h.finish(ctx, r, j, &status, in, out)
 	}
 
-	budget := train.Budget{MaxSteps: m.Config.Chunk.MaxSteps, StepEstimate: seconds(status.StepSeconds)}
+	budget := train.Budget{MaxSteps: m.Config.Chunk.MaxSteps, StepEstimate: seconds(status.StepSeconds), Now: h.now}
+	chunkStart := h.now()
 	if dl, ok := ctx.Deadline(); ok {
 		// Keep the configured margin, or twice the last checkpoint's write
 		// time if longer, but never more than half of what is left: a
 		// short simulated timeout still trains.
+		left := time.Until(dl)
 		margin := max(seconds(float64(m.Config.Chunk.MarginSeconds)), seconds(2*status.CheckpointSeconds))
-		margin = min(margin, time.Until(dl)/2)
-		budget.Deadline = dl.Add(-margin)
+		margin = min(margin, left/2)
+		budget.Deadline = chunkStart.Add(left - margin)
 	}
 	var logs []train.LogLine
-	chunkStart := time.Now()
 	last := chunkStart
 	_, err = tr.RunUntil(context.WithoutCancel(ctx), budget, func(l train.StepLog) error {
-		now := time.Now()
+		now := h.now()
 		line := train.LogLine{StepLog: l, TokensPerSec: float64(l.Tokens) / now.Sub(last).Seconds(), ElapsedSec: now.Sub(chunkStart).Seconds()}
 		logs = append(logs, line)
 		status.StepSeconds = max(status.StepSeconds, now.Sub(last).Seconds())
@@ -135,7 +136,7 @@ func (h *Handler) Handle(ctx context.Context, in In) (Out, error) {
 
 	// Checkpoint files first, then LATEST: a crash in between leaves LATEST
 	// at the previous checkpoint, and the retry writes the same bytes.
-	saveStart := time.Now()
+	saveStart := h.now()
 	dir := filepath.Join(j.work, "save")
 	if err := tr.Save(dir); err != nil {
 		return Out{}, err
@@ -154,8 +155,8 @@ func (h *Handler) Handle(ctx context.Context, in In) (Out, error) {
 		}
 		return Out{}, fmt.Errorf("train: %w", err)
 	}
-	status.CheckpointSeconds = time.Since(saveStart).Seconds()
-	status.TrainSeconds += time.Since(chunkStart).Seconds()
+	status.CheckpointSeconds = h.now().Sub(saveStart).Seconds()
+	status.TrainSeconds += h.now().Sub(chunkStart).Seconds()
 
 	lastLog := logs[len(logs)-1]
 	out = Out{Done: tr.Done(), Step: tr.State.Step, TotalSteps: tr.TotalSteps(), ChunkSteps: len(logs), Loss: lastLog.Loss}

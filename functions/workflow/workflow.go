@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/lorafn/lorafn/functions/blob"
 	"github.com/lorafn/lorafn/functions/evaluate"
@@ -42,6 +43,9 @@ type Options struct {
 	Bucket   string    // the bucket S3 events must come from; empty: any
 	CacheDir string    // scratch and cache space (Lambda: /tmp)
 	Metrics  io.Writer // EMF lines of the train step; nil discards
+	// Now is the steps' clock (nil: time.Now): timestamps, leases and the
+	// training chunk's deadline arithmetic read it.
+	Now func() time.Time
 }
 
 // Handlers holds one handler per step over one store.
@@ -61,12 +65,12 @@ func New(store blob.Store, opts Options) *Handlers {
 		cache = filepath.Join(os.TempDir(), "lorafn-cache")
 	}
 	return &Handlers{
-		validate:   &validate.Handler{Store: store, Bucket: opts.Bucket},
+		validate:   &validate.Handler{Store: store, Bucket: opts.Bucket, Now: opts.Now},
 		prep:       &prep.Handler{Store: store, WorkDir: cache},
-		train:      &trainchunk.Handler{Store: store, CacheDir: cache, Metrics: opts.Metrics},
+		train:      &trainchunk.Handler{Store: store, CacheDir: cache, Metrics: opts.Metrics, Now: opts.Now},
 		evaluate:   &evaluate.Handler{Store: store, CacheDir: cache},
-		promote:    &promote.Handler{Store: store},
-		markFailed: &markfailed.Handler{Store: store},
+		promote:    &promote.Handler{Store: store, Now: opts.Now},
+		markFailed: &markfailed.Handler{Store: store, Now: opts.Now},
 	}
 }
 
