@@ -101,11 +101,17 @@ def main():
             out = run([PY, os.path.join(HERE, "torch_sgemm.py"), "--threads", str(t)], torch_env(t, openblas))
             add(t, "sgemm", {m.group(1) + "/torch": float(m.group(2))
                              for m in re.finditer(r"^sgemm (\S+) ([\d.]+)$", out, re.M)})
-            add(t, "step", go_bench(bench_bin, step_pat, t, "3x", "tokens/s"))
+            out = run([bench_bin, "-test.run", "^$", "-test.bench", step_pat, "-test.cpu", str(t),
+                       "-test.benchtime", "3x"])
+            for m in re.finditer(r"^BenchmarkTrainStep/(\w+)(-\d+)?\s.*?([\d.]+) cpu-ms/op\s+([\d.]+) tokens/s", out, re.M):
+                add(t, "step", {m.group(1): float(m.group(4))})
+                add(t, "cpu", {m.group(1): float(m.group(3))})
             out = run([PY, os.path.join(HERE, "torch_step.py"), "--threads", str(t), "--steps", "3"],
                       torch_env(t, openblas))
             m = re.search(r"= ([\d.]+) tokens/s \(median\)", out)
             add(t, "step", {"torch": float(m.group(1))})
+            m = re.search(r"process CPU time median ([\d.]+) ms/step", out)
+            add(t, "cpu", {"torch": float(m.group(1))})
 
     med = {k: statistics.median(v) for k, v in samples.items()}
     best = {k: max(v) for k, v in samples.items()}
@@ -136,6 +142,11 @@ def main():
         if (t, "step", "fast") in best and (t, "step", "torch") in best:
             print("; best/best Fast/torch = %.2fx" % (best[(t, "step", "fast")] / best[(t, "step", "torch")]), end="")
         print()
+        cpu = {k[2]: v for k, v in med.items() if k[0] == t and k[1] == "cpu"}
+        if cpu:
+            print("train step process CPU ms/step: " + ", ".join("%s %.0f" % kv for kv in sorted(cpu.items())))
+            if "fast" in cpu and "torch" in cpu:
+                print("  by CPU time, Fast/torch speed = %.2fx" % (cpu["torch"] / cpu["fast"]))
 
 
 if __name__ == "__main__":

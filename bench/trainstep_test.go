@@ -4,7 +4,9 @@ package bench
 
 import (
 	"math/rand/v2"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/lorafn/lorafn/core/model"
 	"github.com/lorafn/lorafn/core/tensor"
@@ -36,14 +38,27 @@ func BenchmarkTrainStep(b *testing.B) {
 			m := model.New(c, be.be)
 			m.InitRandom(1, 0.02)
 			batch := randomBatch(c.VocabSize, 4, 256)
+			cpu0 := cpuTime(b)
 			for b.Loop() {
 				if _, err := m.Backward(batch, model.Options{EmbedGrad: true}); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(float64(b.N*batch.B*batch.T)/b.Elapsed().Seconds(), "tokens/s")
+			// Process CPU time per step: steadier than wall time on a shared
+			// machine (bench/torch_step.py prints the same measure).
+			b.ReportMetric((cpuTime(b)-cpu0).Seconds()*1e3/float64(b.N), "cpu-ms/op")
 		})
 	}
+}
+
+// cpuTime is the process's user + system CPU time so far.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func randomBatch(vocab, B, T int) *model.Batch {
