@@ -190,7 +190,9 @@ func upload(ctx context.Context, st blob.Store, src runSource) (string, error) {
 		}
 	}
 	cfg["base_model"] = modelPrefix
-	if _, ok := cfg["name"]; !ok {
+	if name, ok := cfg["name"].(string); ok && name != "" {
+		task = name // the task's folder is named as the task
+	} else {
 		cfg["name"] = task
 	}
 	if src.general != "" {

@@ -471,10 +471,10 @@ func (p *progress) step(l train.StepLog) train.LogLine {
 	now := time.Now()
 	dt := now.Sub(p.last).Seconds()
 	p.last = now
-	p.tokens += l.Tokens
+	p.tokens += l.Input
 	line := train.LogLine{StepLog: l, ElapsedSec: now.Sub(p.start).Seconds()}
 	if dt > 0 {
-		line.TokensPerSec = float64(l.Tokens) / dt
+		line.TokensPerSec = float64(l.Input) / dt
 	}
 	done := l.Step - p.firstStep
 	rate := float64(p.tokens) / now.Sub(p.start).Seconds()

@@ -306,8 +306,8 @@ func (r *Report) trainingSection(b *strings.Builder) {
 		return
 	}
 	b.WriteString("## Training\n\n| Quantity | Value |\n|---|---:|\n")
-	fmt.Fprintf(b, "| Steps | %d |\n| Target tokens | %d |\n| Training time | %.1f s |\n| Throughput | %.1f tokens/s |\n| Final training loss | %.4f |\n",
-		t.Steps, t.Tokens, t.Seconds, t.TokensPerSec, t.FinalTrainLoss)
+	fmt.Fprintf(b, "| Steps | %d |\n| Tokens processed | %d |\n| Target tokens | %d |\n| Training time | %.1f s |\n| Throughput | %.1f tokens/s |\n| Final training loss | %.4f |\n",
+		t.Steps, t.InputTokens, t.Tokens, t.Seconds, t.TokensPerSec, t.FinalTrainLoss)
 	if t.FinalValLoss != nil {
 		fmt.Fprintf(b, "| Final validation loss | %.4f |\n", *t.FinalValLoss)
 	}

@@ -16,7 +16,8 @@ type LogLine struct {
 	Loss         float64  `json:"loss"`
 	LR           float64  `json:"lr"`
 	GradNorm     float64  `json:"grad_norm"`
-	Tokens       int      `json:"tokens"`
+	Tokens       int      `json:"tokens"`       // target tokens
+	InputTokens  int      `json:"input_tokens"` // tokens processed; tokens_per_s counts these
 	ValLoss      *float64 `json:"val_loss,omitempty"`
 	TokensPerSec float64  `json:"tokens_per_s"`
 	ElapsedSec   float64  `json:"elapsed_s"`
@@ -64,7 +65,7 @@ func (l LogLine) check() error {
 		return fmt.Errorf("loss %v: must be finite and not negative", l.Loss)
 	case l.ValLoss != nil && bad(*l.ValLoss):
 		return fmt.Errorf("val_loss %v: must be finite and not negative", *l.ValLoss)
-	case l.Tokens < 0:
+	case l.Tokens < 0 || l.InputTokens < 0:
 		return fmt.Errorf("tokens %d: must not be negative", l.Tokens)
 	case bad(l.TokensPerSec):
 		return fmt.Errorf("tokens_per_s %v: must be finite and not negative", l.TokensPerSec)
@@ -76,10 +77,13 @@ func (l LogLine) check() error {
 type TrainingSummary struct {
 	Steps  int `json:"steps"`  // last step logged
 	Tokens int `json:"tokens"` // target tokens over all logged steps
+	// InputTokens are the tokens processed (padding excluded); logs
+	// without them count target tokens.
+	InputTokens int `json:"input_tokens"`
 	// Seconds is the training time, Σ tokens/tokens_per_s over the steps
 	// that report a rate; it excludes checkpoint writes and restarts.
 	Seconds        float64  `json:"seconds"`
-	TokensPerSec   float64  `json:"tokens_per_s"` // Tokens / Seconds over the same steps
+	TokensPerSec   float64  `json:"tokens_per_s"` // InputTokens / Seconds over the same steps
 	FinalTrainLoss float64  `json:"final_train_loss"`
 	FinalValLoss   *float64 `json:"final_val_loss,omitempty"`
 	BestValLoss    *float64 `json:"best_val_loss,omitempty"`
@@ -96,10 +100,15 @@ func Summarize(lines []LogLine) TrainingSummary {
 	for _, l := range lines {
 		s.Steps = l.Step
 		s.Tokens += l.Tokens
+		work := l.InputTokens
+		if work == 0 {
+			work = l.Tokens // a log from before input_tokens was recorded
+		}
+		s.InputTokens += work
 		s.FinalTrainLoss = l.Loss
 		if l.TokensPerSec > 0 {
-			s.Seconds += float64(l.Tokens) / l.TokensPerSec
-			timedTokens += l.Tokens
+			s.Seconds += float64(work) / l.TokensPerSec
+			timedTokens += work
 		}
 		if l.ValLoss != nil {
 			v := *l.ValLoss

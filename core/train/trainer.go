@@ -27,7 +27,8 @@ type StepLog struct {
 	Loss     float64  `json:"loss"` // mean loss over the step's target tokens
 	LR       float64  `json:"lr"`   // base learning rate times the schedule factor
 	GradNorm float64  `json:"grad_norm"`
-	Tokens   int      `json:"tokens"` // target tokens of the step
+	Tokens   int      `json:"tokens"`       // target tokens of the step
+	Input    int      `json:"input_tokens"` // tokens processed (padding excluded)
 	ValLoss  *float64 `json:"val_loss,omitempty"`
 }
 
@@ -154,7 +155,13 @@ func (t *Trainer) Step(ctx context.Context) (StepLog, error) {
 	}
 	scale := float32(1 / float64(tokens))
 	var sum float64
+	input := 0
 	for j, b := range batches {
+		for _, real := range b.Mask {
+			if real {
+				input++
+			}
+		}
 		if err := ctx.Err(); err != nil {
 			return StepLog{}, err // nothing changed yet: the step can be redone
 		}
@@ -180,7 +187,7 @@ func (t *Trainer) Step(ctx context.Context) (StepLog, error) {
 	}
 	t.State.Step++
 	t.State.Tokens += int64(tokens)
-	log := StepLog{Step: t.State.Step, Loss: sum / float64(tokens), LR: t.cfg.LR * factor, GradNorm: norm, Tokens: tokens}
+	log := StepLog{Step: t.State.Step, Loss: sum / float64(tokens), LR: t.cfg.LR * factor, GradNorm: norm, Tokens: tokens, Input: input}
 	if t.val != nil && t.val.Len() > 0 && t.evalDue() {
 		// The step is already applied: finish its evaluation even when ctx
 		// is cancelled, so the state stays one a resumed run also reaches.
@@ -306,7 +313,8 @@ func (t *Trainer) RunUntil(ctx context.Context, b Budget, onStep func(StepLog) e
 }
 
 // LogLine is one line of a training log (train_log.jsonl): a step and how
-// fast it ran.
+// fast it ran. TokensPerSec counts input tokens (StepLog.Input), the work
+// the step did.
 type LogLine struct {
 	StepLog
 	TokensPerSec float64 `json:"tokens_per_s"`

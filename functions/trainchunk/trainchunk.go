@@ -120,7 +120,7 @@ func (h *Handler) Handle(ctx context.Context, in In) (Out, error) {
 	last := chunkStart
 	_, err = tr.RunUntil(context.WithoutCancel(ctx), budget, func(l train.StepLog) error {
 		now := h.now()
-		line := train.LogLine{StepLog: l, TokensPerSec: float64(l.Tokens) / now.Sub(last).Seconds(), ElapsedSec: now.Sub(chunkStart).Seconds()}
+		line := train.LogLine{StepLog: l, TokensPerSec: float64(l.Input) / now.Sub(last).Seconds(), ElapsedSec: now.Sub(chunkStart).Seconds()}
 		logs = append(logs, line)
 		status.StepSeconds = max(status.StepSeconds, now.Sub(last).Seconds())
 		h.emit(in, line)
