@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/lorafn/lorafn/core/model"
 	"github.com/lorafn/lorafn/core/tokenizer"
+	"github.com/lorafn/lorafn/functions/runs"
 )
 
 // classificationFixture writes a tiny random base model with a tokenizer
@@ -106,5 +108,31 @@ func TestRunReportsBadData(t *testing.T) {
 	stdout, errOut, code = lorafn(t, "run", "--base", base, "--data", data, "--config", config, "--out", t.TempDir())
 	if code != exitError || !strings.Contains(errOut, "lorafn.DataError") || !strings.Contains(errOut, "task.jsonl:4:") || !strings.Contains(errOut, "task.jsonl:8:") || !strings.Contains(errOut, "task.jsonl:16:") {
 		t.Fatalf("exit %d, stderr %s\nstdout %s", code, errOut, stdout)
+	}
+}
+
+// TestBuiltinExampleIsComplete checks what lorafn run uploads without
+// arguments: a loadable base model folder, the dataset, and a run
+// configuration the workflow accepts.
+func TestBuiltinExampleIsComplete(t *testing.T) {
+	src, err := builtinExample()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{src.base + "/config.json", src.base + "/model.safetensors", src.base + "/tokenizer.json", src.data, src.general} {
+		if _, err := fs.Stat(src.fsys, name); err != nil {
+			t.Errorf("built-in example lacks %s: %v", name, err)
+		}
+	}
+	raw, err := fs.ReadFile(src.fsys, src.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := runs.DefaultConfig()
+	if err := cfg.Merge(src.config, raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("%s: %v", src.config, err)
 	}
 }
