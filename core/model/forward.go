@@ -3,6 +3,8 @@ package model
 import (
 	"fmt"
 	"math"
+
+	"github.com/lorafn/lorafn/core/tensor"
 )
 
 // IgnoreIndex marks a label that contributes no loss, as in PyTorch.
@@ -376,27 +378,8 @@ func (m *Model) headLoss(hn []float32, targets []int, dhn []float32, scale float
 	return sum, len(rows)
 }
 
-// crossEntropy returns -log softmax(logits)[target] computed in float64;
+// crossEntropy returns -log softmax(logits)[target] (the sum in float64);
 // with grad it overwrites logits by scale·(softmax − onehot(target)).
 func crossEntropy(logits []float32, target int, grad bool, scale float32) float64 {
-	mx := logits[0]
-	for _, v := range logits[1:] {
-		mx = max(mx, v)
-	}
-	var s float64
-	for _, v := range logits {
-		s += math.Exp(float64(v - mx))
-	}
-	lse := float64(mx) + math.Log(s)
-	loss := lse - float64(logits[target])
-	if grad {
-		for j, v := range logits {
-			p := math.Exp(float64(v) - lse)
-			if j == target {
-				p--
-			}
-			logits[j] = float32(p * float64(scale))
-		}
-	}
-	return loss
+	return tensor.LogSoftmaxLoss(logits, target, grad, scale)
 }

@@ -2,6 +2,8 @@ package model
 
 import (
 	"math"
+
+	"github.com/lorafn/lorafn/core/tensor"
 )
 
 // This file holds the elementwise and row-wise layers as forward/backward
@@ -111,23 +113,12 @@ func layerNormBackward(dx, dw, db, dy, x, w, mean, rstd []float32, n, width int)
 	}
 }
 
-// swiGLUForward: a = silu(g) ⊙ u, with silu(z) = z·sigmoid(z).
-func swiGLUForward(a, g, u []float32) {
-	for i, z := range g {
-		s := 1 / (1 + math.Exp(-float64(z)))
-		a[i] = float32(float64(z)*s) * u[i]
-	}
-}
+// swiGLUForward: a = silu(g) ⊙ u, with silu(z) = z·sigmoid(z), in float32
+// with the vectorised exp, as PyTorch computes it.
+func swiGLUForward(a, g, u []float32) { tensor.SwiGLU(a, g, u) }
 
 // swiGLUBackward adds to dg and du.
-func swiGLUBackward(dg, du, da, g, u []float32) {
-	for i, z := range g {
-		s := 1 / (1 + math.Exp(-float64(z)))
-		silu := float64(z) * s
-		du[i] += float32(float64(da[i]) * silu)
-		dg[i] += float32(float64(da[i]) * float64(u[i]) * s * (1 + float64(z)*(1-s)))
-	}
-}
+func swiGLUBackward(dg, du, da, g, u []float32) { tensor.SwiGLUBackward(dg, du, da, g, u) }
 
 const geluC = 0.7978845608028654 // sqrt(2/π)
 
@@ -152,26 +143,7 @@ func geluNewBackward(dx, da, x []float32) {
 
 // softmaxRow replaces s by its softmax. Entries equal to -Inf are masked
 // and get probability zero; a row with every entry masked becomes all zeros.
-func softmaxRow(s []float32) {
-	mx := float32(math.Inf(-1))
-	for _, v := range s {
-		mx = max(mx, v)
-	}
-	if math.IsInf(float64(mx), -1) {
-		clear(s)
-		return
-	}
-	var sum float64
-	for j, v := range s {
-		e := math.Exp(float64(v - mx))
-		s[j] = float32(e)
-		sum += e
-	}
-	inv := 1 / sum
-	for j, v := range s {
-		s[j] = float32(float64(v) * inv)
-	}
-}
+func softmaxRow(s []float32) { tensor.Softmax(s) }
 
 // addBias adds b to every row of y [n, len(b)].
 func addBias(y, b []float32, n int) {
