@@ -280,7 +280,7 @@ func trainRun(ctx context.Context, rs runSpec, out, ck string, saveSteps int, st
 		fmt.Fprint(stdout, ", stopped early")
 	}
 	fmt.Fprintln(stdout, ")")
-	fmt.Fprintf(stdout, "serving: %s\n", tune.Serving(rs.Tune.Method))
+	fmt.Fprintf(stdout, "serving: %s\n", tune.Serving(tuned.Method()))
 	return nil
 }
 

@@ -90,3 +90,22 @@ func TestPromptTextInit(t *testing.T) {
 		t.Error("TEXT init without a tokenizer: no error")
 	}
 }
+
+// TestDoRAThroughLoRAOptionsIsFlagged: use_dora under method lora is DoRA
+// for the serving note and the card.
+func TestDoRAThroughLoRAOptionsIsFlagged(t *testing.T) {
+	spec, _ := resumeCase(LoRA)
+	spec.LoRA.UseDoRA = true
+	tuned, err := Setup(loadBase(t, tinyBase(t, tinyLlama, 6)), spec, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := tuned.WriteCard(dir, "tiny"); err != nil {
+		t.Fatal(err)
+	}
+	card, _ := os.ReadFile(filepath.Join(dir, "README.md"))
+	if tuned.Method() != DoRA || !strings.Contains(string(card), "vLLM refuses DoRA") {
+		t.Errorf("method %q, card:\n%s", tuned.Method(), card)
+	}
+}

@@ -286,6 +286,15 @@ func LoadAdapter(dir string, m *model.Model) (Adapter, error) {
 	return nil, fmt.Errorf("tune: %s: peft_type %q: lorafn reads LORA, IA3, PROMPT_TUNING, PREFIX_TUNING", path, head.PeftType)
 }
 
+// Method is the method in effect: DoRA for LoRA with use_dora (set in the
+// options or read from an init_adapter).
+func (t *Tuned) Method() string {
+	if t.Spec.Method == LoRA && t.Adapter != nil && t.Adapter.Config.UseDoRA {
+		return DoRA
+	}
+	return t.Spec.Method
+}
+
 // Serving says which servers can load what the method saves, from
 // peft-format.md §5: vLLM takes only plain LoRA (never DoRA, (IA)³,
 // prompt or prefix tuning), llama.cpp's converter only lora_A/lora_B.
@@ -313,7 +322,7 @@ func (t *Tuned) WriteCard(dir, base string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "---\nlibrary_name: peft\nbase_model: %s\n---\n\n", base)
 	fmt.Fprintf(&b, "# Fine-tuned with lorafn\n\n- method: %s\n- base model: %s\n- trainable parameters: %d\n- serving: %s\n",
-		t.Spec.Method, base, t.NumTrainable(), Serving(t.Spec.Method))
+		t.Method(), base, t.NumTrainable(), Serving(t.Method()))
 	if err := atomicfile.WriteFile(filepath.Join(dir, "README.md"), []byte(b.String())); err != nil {
 		return fmt.Errorf("tune: card: %w", err)
 	}
