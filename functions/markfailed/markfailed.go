@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/lorafn/lorafn/functions/blob"
@@ -70,11 +71,34 @@ func (h *Handler) Handle(ctx context.Context, in In) (Out, error) {
 		_, err = objects.PutJSON(ctx, h.Store, key, m, blob.PutOptions{IfMatch: etag})
 		if err == nil {
 			out.Marked = true
-			return out, nil
+			return out, h.report(ctx, m)
 		}
 		if !errors.Is(err, blob.ErrPreconditionFailed) {
 			return out, fmt.Errorf("markfailed: %w", err)
 		}
 	}
 	return out, fmt.Errorf("markfailed: %s kept changing", key)
+}
+
+// report writes reports/<runId>/report.md and report.json for the failed
+// run, so it is explained where a successful run's report would be.
+func (h *Handler) report(ctx context.Context, m runs.Manifest) error {
+	r := runs.Run(m.RunID)
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Run %s failed\n\n", m.RunID)
+	fmt.Fprintf(&b, "- dataset: `%s`\n- base model: `%s`\n- error: `%s`\n\n%s\n", m.Dataset, m.Config.BaseModel, m.Failure.Error, m.Failure.Cause)
+	if len(m.Failure.Reasons) > 0 {
+		b.WriteString("\n## Reasons\n\n")
+		for _, reason := range m.Failure.Reasons {
+			fmt.Fprintf(&b, "- %s\n", reason)
+		}
+	}
+	if _, err := h.Store.Put(ctx, r.Report()+"report.md", strings.NewReader(b.String()), blob.PutOptions{ContentType: "text/markdown"}); err != nil {
+		return fmt.Errorf("markfailed: %w", err)
+	}
+	doc := map[string]any{"run": m.RunID, "state": m.State, "failure": m.Failure}
+	if _, err := objects.PutJSON(ctx, h.Store, r.Report()+"report.json", doc, blob.PutOptions{}); err != nil {
+		return fmt.Errorf("markfailed: %w", err)
+	}
+	return nil
 }

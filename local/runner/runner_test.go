@@ -426,6 +426,10 @@ func TestBadDatasetFailsWithLineReasons(t *testing.T) {
 	if infos, _ := st.List(t.Context(), runs.AdaptersPrefix); len(infos) != 0 {
 		t.Errorf("a failed run promoted %v", infos)
 	}
+	report, _, err := blob.ReadAll(t.Context(), st, runs.Run(m.RunID).Report()+"report.md")
+	if err != nil || !strings.Contains(string(report), "train.jsonl:6:") {
+		t.Errorf("failure report %q, %v", report, err)
+	}
 }
 
 // steppingClock advances by a fixed step at every reading, so the chunk
