@@ -59,6 +59,9 @@ type PutOptions struct {
 	// ContentType is stored with the object; empty means
 	// application/octet-stream.
 	ContentType string
+	// Tags are S3 object tags (x-amz-tagging), which lifecycle rules select
+	// on; stores without tags (Mem, Dir) ignore them.
+	Tags map[string]string
 }
 
 // Info describes a stored object.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
 
@@ -117,6 +118,9 @@ func (s *S3) Put(ctx context.Context, key string, body io.Reader, opts PutOption
 		if opts.IfMatch != "" {
 			in.IfMatch = &opts.IfMatch
 		}
+		if len(opts.Tags) > 0 {
+			in.Tagging = aws.String(tagging(opts.Tags))
+		}
 		out, err := s.Client.PutObject(ctx, in)
 		if err != nil {
 			return "", s.wrap("put", key, err, true)
@@ -138,6 +142,9 @@ func (s *S3) putMultipart(ctx context.Context, key string, buf []byte, body io.R
 	in := &s3.CreateMultipartUploadInput{Bucket: &s.Bucket, Key: &key}
 	if opts.ContentType != "" {
 		in.ContentType = &opts.ContentType
+	}
+	if len(opts.Tags) > 0 {
+		in.Tagging = aws.String(tagging(opts.Tags))
 	}
 	cr, err := s.Client.CreateMultipartUpload(ctx, in)
 	if err != nil {
@@ -234,4 +241,13 @@ func (s *S3) wrap(op, key string, err error, write bool) error {
 		err = fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
 	return &Error{Op: op, Key: "s3://" + s.Bucket + "/" + key, Err: err}
+}
+
+// tagging encodes tags as S3's x-amz-tagging header: URL-encoded k=v pairs.
+func tagging(tags map[string]string) string {
+	v := url.Values{}
+	for k, t := range tags {
+		v.Set(k, t)
+	}
+	return v.Encode()
 }

@@ -152,7 +152,7 @@ func (h *Handler) Handle(ctx context.Context, in In) (Out, error) {
 	if err := rep.WriteFiles(repDir); err != nil {
 		return Out{}, err
 	}
-	if _, err := objects.Upload(ctx, h.Store, repDir, r.Report(), false); err != nil {
+	if _, err := objects.Upload(ctx, h.Store, repDir, r.Report(), blob.PutOptions{}); err != nil {
 		return Out{}, fmt.Errorf("evaluate: writing the report: %w", err)
 	}
 	return verdict(m.Config.Gate, rep, r.Report()), nil

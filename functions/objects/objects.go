@@ -98,11 +98,11 @@ func DownloadFile(ctx context.Context, s blob.Store, key, path string) error {
 	})
 }
 
-// Upload copies every file under dir to prefix + its slash path. With
-// createOnly each object must not exist yet (If-None-Match), the rule for
-// the immutable objects of the workflow; an identical existing object (a
-// retried upload) is accepted.
-func Upload(ctx context.Context, s blob.Store, dir, prefix string, createOnly bool) (int, error) {
+// Upload copies every file under dir to prefix + its slash path with
+// opts' conditions and tags. With opts.IfNoneMatch each object must not
+// exist yet, the rule for the immutable objects of the workflow; an
+// identical existing object (a retried upload) is accepted.
+func Upload(ctx context.Context, s blob.Store, dir, prefix string, opts blob.PutOptions) (int, error) {
 	n := 0
 	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -112,7 +112,7 @@ func Upload(ctx context.Context, s blob.Store, dir, prefix string, createOnly bo
 		if err != nil {
 			return err
 		}
-		if err := UploadFile(ctx, s, path, prefix+filepath.ToSlash(rel), createOnly); err != nil {
+		if err := UploadFile(ctx, s, path, prefix+filepath.ToSlash(rel), opts); err != nil {
 			return err
 		}
 		n++
@@ -121,14 +121,14 @@ func Upload(ctx context.Context, s blob.Store, dir, prefix string, createOnly bo
 	return n, err
 }
 
-// UploadFile copies one file to key (see Upload for createOnly).
-func UploadFile(ctx context.Context, s blob.Store, path, key string, createOnly bool) error {
+// UploadFile copies one file to key (see Upload).
+func UploadFile(ctx context.Context, s blob.Store, path, key string, opts blob.PutOptions) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	_, err = s.Put(ctx, key, bytes.NewReader(data), blob.PutOptions{IfNoneMatch: createOnly})
-	if createOnly && errors.Is(err, blob.ErrPreconditionFailed) {
+	_, err = s.Put(ctx, key, bytes.NewReader(data), opts)
+	if opts.IfNoneMatch && errors.Is(err, blob.ErrPreconditionFailed) {
 		old, _, gerr := blob.ReadAll(ctx, s, key)
 		if gerr == nil && bytes.Equal(old, data) {
 			return nil // written before by a retried attempt

@@ -120,7 +120,7 @@ func (h *Handler) Handle(ctx context.Context, in In) (Out, error) {
 		}
 		plan.Rejections = append(plan.Rejections, r.Detail)
 	}
-	if _, err := objects.Upload(ctx, h.Store, out, r.Prep(), true); err != nil {
+	if _, err := objects.Upload(ctx, h.Store, out, r.Prep(), blob.PutOptions{IfNoneMatch: true, Tags: runs.PrepTags}); err != nil {
 		return plan, fmt.Errorf("prep: uploading shards: %w", err)
 	}
 	// The plan goes last: its presence means the shards are complete.

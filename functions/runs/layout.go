@@ -25,6 +25,13 @@ import (
 	"strings"
 )
 
+// Lifecycle tags: the bucket's lifecycle rules expire objects by tag,
+// since a rule's prefix cannot say runs/*/checkpoints/.
+var (
+	CheckpointTags = map[string]string{"lorafn:lifecycle": "checkpoint"}
+	PrepTags       = map[string]string{"lorafn:lifecycle": "prep"}
+)
+
 // Key prefixes.
 const (
 	DatasetsPrefix = "datasets/"

@@ -141,7 +141,7 @@ func (h *Handler) Handle(ctx context.Context, in In) (Out, error) {
 	if err := tr.Save(dir); err != nil {
 		return Out{}, err
 	}
-	if _, err := objects.Upload(ctx, h.Store, dir, r.Checkpoint(tr.State.Step), true); err != nil {
+	if _, err := objects.Upload(ctx, h.Store, dir, r.Checkpoint(tr.State.Step), blob.PutOptions{IfNoneMatch: true, Tags: runs.CheckpointTags}); err != nil {
 		return Out{}, fmt.Errorf("train: writing checkpoint: %w", err)
 	}
 	if err := h.putLog(ctx, r, start, logs); err != nil {
@@ -174,7 +174,7 @@ func (h *Handler) finish(ctx context.Context, r runs.Run, j *job, st *runs.Statu
 		if err := j.tuned.Save(dir); err != nil {
 			return err
 		}
-		if _, err := objects.Upload(ctx, h.Store, dir, r.Result(), true); err != nil {
+		if _, err := objects.Upload(ctx, h.Store, dir, r.Result(), blob.PutOptions{IfNoneMatch: true}); err != nil {
 			return fmt.Errorf("train: writing the result: %w", err)
 		}
 	}

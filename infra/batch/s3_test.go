@@ -70,7 +70,7 @@ func TestTrainerOverS3(t *testing.T) {
 
 	cfg := runConfig(8)
 	local := newStore(t, tinyLlama, cfg)
-	if _, err := objects.Upload(ctx, bucket, local, "", true); err != nil {
+	if _, err := objects.Upload(ctx, bucket, local, "", blob.PutOptions{IfNoneMatch: true}); err != nil {
 		t.Fatal(err)
 	}
 	pyTrain(t, local, 0) // one job on the folder store: the reference

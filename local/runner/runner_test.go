@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/lorafn/lorafn/core/model"
 	"github.com/lorafn/lorafn/core/safetensors"
 	"github.com/lorafn/lorafn/core/tokenizer"
@@ -261,6 +264,22 @@ func TestEndToEndPromotesAnAdapter(t *testing.T) {
 	for _, f := range []string{"report.json", "report.md", "loss.svg"} {
 		if _, err := st.Head(t.Context(), runs.Run(id).Report()+f); err != nil {
 			t.Errorf("report lacks %s: %v", f, err)
+		}
+	}
+	// Checkpoints and shards carry the tags the bucket's lifecycle rules
+	// expire them by; the result does not.
+	for prefix, want := range map[string]int32{runs.Run(id).Checkpoints() + "step-": 1, runs.Run(id).Prep() + "train/": 1, runs.Run(id).Result(): 0} {
+		infos, err := st.List(t.Context(), prefix)
+		if err != nil || len(infos) == 0 {
+			t.Fatalf("nothing under %s: %v", prefix, err)
+		}
+		out, err := st.Client.GetObject(t.Context(), &awss3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(infos[0].Key)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.Body.Close()
+		if got := aws.ToInt32(out.TagCount); got != want {
+			t.Errorf("%s has %d tags, want %d", infos[0].Key, got, want)
 		}
 	}
 	if c.get(workflow.Prep) != 1 || c.get(workflow.Train) < 1 || c.get(workflow.Promote) != 1 {

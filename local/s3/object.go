@@ -39,6 +39,13 @@ func objectHeaders(h http.Header) (headers, meta map[string]string) {
 	if headers["Content-Type"] == "" {
 		headers["Content-Type"] = "binary/octet-stream" // S3's default
 	}
+	// Tags (x-amz-tagging, URL-encoded k=v pairs) are not stored, but their
+	// count is returned as S3 returns it, so a client can see they arrived.
+	if t := h.Get("X-Amz-Tagging"); t != "" {
+		if tags, err := url.ParseQuery(t); err == nil && len(tags) > 0 {
+			headers["X-Amz-Tagging-Count"] = strconv.Itoa(len(tags))
+		}
+	}
 	for name, vs := range h {
 		if m, ok := strings.CutPrefix(strings.ToLower(name), "x-amz-meta-"); ok && len(vs) > 0 {
 			if meta == nil {
