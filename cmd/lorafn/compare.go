@@ -49,7 +49,7 @@ type compareRow struct {
 	Metric       string   `json:"metric,omitempty"`
 	MetricValue  *float64 `json:"metric_value,omitempty"`
 	Forgetting   *float64 `json:"forgetting,omitempty"` // relative perplexity change on the general set
-	TokensPerSec float64  `json:"tokens_per_s"`         // input tokens (estimated from the mean example length)
+	TokensPerSec float64  `json:"tokens_per_s"`         // input tokens
 	TargetPerSec float64  `json:"target_tokens_per_s"`
 	TrainSeconds float64  `json:"train_s"`
 	LambdaUSD    float64  `json:"lambda_usd"`
@@ -140,10 +140,6 @@ func runCompare(ctx context.Context, args []string, stdout io.Writer) error {
 	if sets.Task, err = eval.Tasks(sets.Validation, opts.Rule); err != nil {
 		return fmt.Errorf("compare: %w", err)
 	}
-	meanLen, err := meanLength(trainDir, c.SeqLen)
-	if err != nil {
-		return err
-	}
 	baseModel, err := model.Load(*base, nil)
 	if err != nil {
 		return err
@@ -166,7 +162,7 @@ func runCompare(ctx context.Context, args []string, stdout io.Writer) error {
 		if err := trainRun(ctx, rs, dir, "", 0, io.Discard); err != nil {
 			return fmt.Errorf("compare: %s: %w", method, err)
 		}
-		row, err := measureMethod(ctx, rs, dir, sets, opts, baseMetrics, meanLen)
+		row, err := measureMethod(ctx, rs, dir, sets, opts, baseMetrics)
 		if err != nil {
 			return fmt.Errorf("compare: %s: %w", method, err)
 		}
@@ -238,7 +234,7 @@ func fillMetrics(row *compareRow, m, base eval.Metrics) {
 
 // measureMethod scores the trained result in dir and reads its training
 // log and file sizes.
-func measureMethod(ctx context.Context, rs runSpec, dir string, sets eval.Sets, opts eval.Options, base eval.Metrics, meanLen float64) (compareRow, error) {
+func measureMethod(ctx context.Context, rs runSpec, dir string, sets eval.Sets, opts eval.Options, base eval.Metrics) (compareRow, error) {
 	row := compareRow{Method: rs.Tune.Method, LR: rs.Train.LR, Serving: tune.Serving(rs.Tune.Method)}
 	m, err := model.Load(rs.Base, nil)
 	if err != nil {
@@ -275,14 +271,14 @@ func measureMethod(ctx context.Context, rs runSpec, dir string, sets eval.Sets, 
 	}
 	fillMetrics(&row, metrics, base)
 
-	tokens, steps, seconds, err := readLogTotals(filepath.Join(dir, logFile))
+	input, targets, seconds, err := readLogTotals(filepath.Join(dir, logFile))
 	if err != nil {
 		return row, err
 	}
 	row.TrainSeconds = seconds
 	if seconds > 0 {
-		row.TargetPerSec = float64(tokens) / seconds
-		row.TokensPerSec = float64(steps*rs.Train.BatchSize*rs.Train.GradAccum) * meanLen / seconds
+		row.TokensPerSec = float64(input) / seconds
+		row.TargetPerSec = float64(targets) / seconds
 	}
 	chunks := int(math.Ceil(seconds / compareChunkSeconds))
 	cost, err := eval.EstimateCost(eval.Usage{Arch: eval.X86_64, LambdaMemoryMB: compareLambdaMB, LambdaSeconds: seconds,
@@ -294,31 +290,9 @@ func measureMethod(ctx context.Context, rs runSpec, dir string, sets eval.Sets, 
 	return row, nil
 }
 
-// meanLength is the mean number of tokens of a training example, cut to
-// seqLen as training cuts it.
-func meanLength(dir string, seqLen int) (float64, error) {
-	ds, closeDS, err := openDataset(dir, data.TrainDir)
-	if err != nil {
-		return 0, err
-	}
-	defer closeDS()
-	total := 0
-	for i := range ds.Len() {
-		ex, err := ds.Example(i)
-		if err != nil {
-			return 0, err
-		}
-		total += min(len(ex.IDs), seqLen)
-	}
-	if ds.Len() == 0 {
-		return 0, fmt.Errorf("compare: %s: no training examples", dir)
-	}
-	return float64(total) / float64(ds.Len()), nil
-}
-
-// readLogTotals sums the target tokens and counts the steps of
-// train_log.jsonl, and returns the elapsed training time of its last line.
-func readLogTotals(path string) (tokens, steps int, seconds float64, err error) {
+// readLogTotals sums the input and target tokens of train_log.jsonl and
+// returns the elapsed training time of its last line.
+func readLogTotals(path string) (input, targets int, seconds float64, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, 0, 0, err
@@ -331,11 +305,11 @@ func readLogTotals(path string) (tokens, steps int, seconds float64, err error) 
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			return 0, 0, 0, fmt.Errorf("%s: %w", path, err)
 		}
-		tokens += l.Tokens
-		steps++
+		input += l.Input
+		targets += l.Tokens
 		seconds = l.ElapsedSec
 	}
-	return tokens, steps, seconds, sc.Err()
+	return input, targets, seconds, sc.Err()
 }
 
 // compareTable renders the rows as a Markdown table with its settings.
@@ -364,7 +338,7 @@ func compareTable(rows []compareRow, c train.Config, arch string) string {
 			opt(r.ValLoss, "%.4f"), metric, forgetting(r.Forgetting), speed, cost, r.Serving)
 	}
 	fmt.Fprintf(&b, "\nForgetting is the relative change of perplexity on the general text against the base model. "+
-		"Tokens/s is this machine's training speed in input tokens (steps × batch × mean example length, per second); the Lambda cost prices that training time at %d MB (x86_64, list prices, %d-second chunks).\n",
+		"Tokens/s is this machine's training speed in input tokens; the Lambda cost prices that training time at %d MB (x86_64, list prices, %d-second chunks).\n",
 		compareLambdaMB, compareChunkSeconds)
 	return b.String()
 }
