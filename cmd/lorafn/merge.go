@@ -6,7 +6,6 @@ import (
 	"io"
 
 	"github.com/lorafn/lorafn/core/model"
-	"github.com/lorafn/lorafn/core/peft/lora"
 	"github.com/lorafn/lorafn/core/tune"
 )
 
@@ -27,18 +26,24 @@ func runMerge(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	a, err := lora.Load(*adapter, m)
+	a, err := tune.LoadAdapter(*adapter, m)
 	if err != nil {
 		return err
 	}
-	a.Merge()
+	// LoRA, DoRA and (IA)3 fold into the weights; prompt and prefix
+	// tuning add inputs no weight can hold.
+	merger, ok := a.(interface{ Merge() })
+	if !ok {
+		return fmt.Errorf("%s: a %T adapter adds virtual tokens, which cannot be merged into the weights; serve it with PEFT", *adapter, a)
+	}
+	merger.Merge()
 	if err := m.Save(*out); err != nil {
 		return err
 	}
 	if err := tune.CopyTokenizerFiles(*base, *out); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "merged %d LoRA layers into %s\n", len(a.Layers), *out)
+	fmt.Fprintf(stdout, "merged %s into %s\n", *adapter, *out)
 	return nil
 }
 

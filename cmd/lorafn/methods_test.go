@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,6 +81,28 @@ func TestTrainOtherMethods(t *testing.T) {
 			t.Logf("%s: loss %.4f -> %.4f", c.method, before.Mean(), after.Mean())
 			if !(after.Mean() < before.Mean()) {
 				t.Errorf("adapter does not lower the loss: %.4f -> %.4f", before.Mean(), after.Mean())
+			}
+
+			// merge folds DoRA and (IA)3 into the weights with the same
+			// loss, and refuses virtual-token methods.
+			merged := filepath.Join(t.TempDir(), "merged")
+			_, errOut, code = lorafn(t, "merge", "--base", base, "--adapter", out, "--out", merged)
+			if c.method == "prompt" || c.method == "prefix" {
+				if code != exitError || !strings.Contains(errOut, "cannot be merged") {
+					t.Errorf("merge of %s: exit %d, %s", c.method, code, errOut)
+				}
+				return
+			}
+			if code != 0 {
+				t.Fatalf("merge: exit %d: %s", code, errOut)
+			}
+			mm, err := model.Load(merged, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := mm.Loss(b)
+			if math.Abs(got.Mean()-after.Mean()) > 1e-5*math.Abs(after.Mean()) {
+				t.Errorf("merged model loss %.7f, adapter %.7f", got.Mean(), after.Mean())
 			}
 		})
 	}

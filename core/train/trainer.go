@@ -146,9 +146,19 @@ func (t *Trainer) Step(ctx context.Context) (StepLog, error) {
 		return StepLog{}, errors.New("train: the run is already done")
 	}
 	s := t.State.Step
-	batches, tokens, err := t.StepBatches(s)
+	batches, _, err := t.StepBatches(s)
 	if err != nil {
 		return StepLog{}, err
+	}
+	// The model counts the targets: with prompt tuning the last virtual
+	// token also predicts each sequence's first token, as in PEFT.
+	tokens := 0
+	for _, b := range batches {
+		n, err := t.Model.TargetTokens(b)
+		if err != nil {
+			return StepLog{}, fmt.Errorf("train: step %d: %w", s, err)
+		}
+		tokens += n
 	}
 	for _, p := range t.params {
 		clear(p.Grad)
