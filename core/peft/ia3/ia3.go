@@ -14,19 +14,18 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/lorafn/lorafn/core/model"
 	"github.com/lorafn/lorafn/core/peft/lora"
+	"github.com/lorafn/lorafn/core/peft/peftfile"
 	"github.com/lorafn/lorafn/core/safetensors"
 	"github.com/lorafn/lorafn/core/tensor"
-	"github.com/lorafn/lorafn/internal/atomicfile"
 )
 
 // PEFT's file names and key layout.
 const (
-	ConfigFile  = "adapter_config.json"
-	WeightsFile = "adapter_model.safetensors"
+	ConfigFile  = peftfile.ConfigFile
+	WeightsFile = peftfile.WeightsFile
 	keyPrefix   = "base_model.model."
 	keySuffix   = ".ia3_l"
 )
@@ -313,18 +312,6 @@ func (a *Adapter) Merge() {
 // Save writes dir/adapter_config.json and dir/adapter_model.safetensors in
 // PEFT's format (keys base_model.model.<module>.ia3_l, F32).
 func (a *Adapter) Save(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("ia3: save: %w", err)
-	}
-	ps := a.Params()
-	slices.SortFunc(ps, func(x, y *model.Param) int { return strings.Compare(x.Name, y.Name) })
-	var ts []safetensors.Tensor
-	for _, p := range ps {
-		ts = append(ts, safetensors.F32Tensor(p.Name, p.Shape, p.Data))
-	}
-	if err := safetensors.WriteFile(filepath.Join(dir, WeightsFile), ts, map[string]string{"format": "pt"}); err != nil {
-		return fmt.Errorf("ia3: save: %w", err)
-	}
 	c := a.Config
 	var base, rev any
 	if c.BaseModel != "" {
@@ -350,11 +337,7 @@ func (a *Adapter) Save(dir string) error {
 		"modules_to_save":         nil,
 		"init_ia3_weights":        true,
 	}
-	data, err := json.MarshalIndent(cfg, "", "  ")
-	if err != nil {
-		return fmt.Errorf("ia3: save: %w", err)
-	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, ConfigFile), data); err != nil {
+	if err := peftfile.Save(dir, a.Params(), cfg); err != nil {
 		return fmt.Errorf("ia3: save: %w", err)
 	}
 	return nil

@@ -10,16 +10,15 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/lorafn/lorafn/internal/atomicfile"
-
 	"github.com/lorafn/lorafn/core/model"
+	"github.com/lorafn/lorafn/core/peft/peftfile"
 	"github.com/lorafn/lorafn/core/safetensors"
 )
 
 // PEFT's file names and key layout.
 const (
-	ConfigFile  = "adapter_config.json"
-	WeightsFile = "adapter_model.safetensors"
+	ConfigFile  = peftfile.ConfigFile
+	WeightsFile = peftfile.WeightsFile
 	keyPrefix   = "base_model.model."
 	keyA        = ".lora_A.weight"
 	keyB        = ".lora_B.weight"
@@ -242,24 +241,8 @@ func (a *Adapter) peftConfig(fanInFanOut bool) map[string]any {
 // PEFT's format: keys base_model.model.<module>.lora_{A,B}.weight, F32,
 // metadata format=pt, config with sorted keys and 2-space indentation.
 func (a *Adapter) Save(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("lora: save: %w", err)
-	}
-	ps := a.Params()
-	slices.SortFunc(ps, func(x, y *model.Param) int { return strings.Compare(x.Name, y.Name) })
-	var ts []safetensors.Tensor
-	for _, p := range ps {
-		ts = append(ts, safetensors.F32Tensor(p.Name, p.Shape, p.Data))
-	}
-	if err := safetensors.WriteFile(filepath.Join(dir, WeightsFile), ts, map[string]string{"format": "pt"}); err != nil {
-		return fmt.Errorf("lora: save: %w", err)
-	}
 	fanInFanOut := len(a.Layers) > 0 && a.Layers[0].Base.Transposed
-	data, err := json.MarshalIndent(a.peftConfig(fanInFanOut), "", "  ")
-	if err != nil {
-		return fmt.Errorf("lora: save: %w", err)
-	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, ConfigFile), data); err != nil {
+	if err := peftfile.Save(dir, a.Params(), a.peftConfig(fanInFanOut)); err != nil {
 		return fmt.Errorf("lora: save: %w", err)
 	}
 	return nil

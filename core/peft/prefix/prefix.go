@@ -19,14 +19,14 @@ import (
 	"slices"
 
 	"github.com/lorafn/lorafn/core/model"
+	"github.com/lorafn/lorafn/core/peft/peftfile"
 	"github.com/lorafn/lorafn/core/safetensors"
-	"github.com/lorafn/lorafn/internal/atomicfile"
 )
 
 // PEFT's file names and tensor key.
 const (
-	ConfigFile  = "adapter_config.json"
-	WeightsFile = "adapter_model.safetensors"
+	ConfigFile  = peftfile.ConfigFile
+	WeightsFile = peftfile.WeightsFile
 	Key         = "prompt_embeddings"
 )
 
@@ -127,19 +127,7 @@ func (a *Adapter) peftConfig() map[string]any {
 // Save writes dir/adapter_config.json and dir/adapter_model.safetensors
 // (the one tensor prompt_embeddings, F32).
 func (a *Adapter) Save(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("prefix: save: %w", err)
-	}
-	p := a.Embedding
-	ts := []safetensors.Tensor{safetensors.F32Tensor(p.Name, p.Shape, p.Data)}
-	if err := safetensors.WriteFile(filepath.Join(dir, WeightsFile), ts, map[string]string{"format": "pt"}); err != nil {
-		return fmt.Errorf("prefix: save: %w", err)
-	}
-	data, err := json.MarshalIndent(a.peftConfig(), "", "  ")
-	if err != nil {
-		return fmt.Errorf("prefix: save: %w", err)
-	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, ConfigFile), data); err != nil {
+	if err := peftfile.Save(dir, []*model.Param{a.Embedding}, a.peftConfig()); err != nil {
 		return fmt.Errorf("prefix: save: %w", err)
 	}
 	return nil
