@@ -313,13 +313,6 @@ func (a *Adapter) Merge() {
 // PEFT's format (keys base_model.model.<module>.ia3_l, F32).
 func (a *Adapter) Save(dir string) error {
 	c := a.Config
-	var base, rev any
-	if c.BaseModel != "" {
-		base = c.BaseModel
-	}
-	if c.Revision != "" {
-		rev = c.Revision
-	}
 	ff := any(c.FeedforwardModules)
 	if c.FeedforwardModules.Empty() {
 		ff = []string{}
@@ -328,8 +321,8 @@ func (a *Adapter) Save(dir string) error {
 		"peft_type":               "IA3",
 		"task_type":               "CAUSAL_LM",
 		"auto_mapping":            nil,
-		"base_model_name_or_path": base,
-		"revision":                rev,
+		"base_model_name_or_path": peftfile.OrNull(c.BaseModel),
+		"revision":                peftfile.OrNull(c.Revision),
 		"inference_mode":          true,
 		"target_modules":          c.TargetModules,
 		"feedforward_modules":     ff,

@@ -203,13 +203,6 @@ func (a *Adapter) Merge() {
 // PEFT version, vLLM and llama.cpp's converter accept (peft-format.md §2.2).
 func (a *Adapter) peftConfig(fanInFanOut bool) map[string]any {
 	c := a.Config
-	var base, rev any
-	if c.BaseModel != "" {
-		base = c.BaseModel
-	}
-	if c.Revision != "" {
-		rev = c.Revision
-	}
 	init := any(true)
 	if c.Init == "gaussian" {
 		init = "gaussian"
@@ -217,8 +210,8 @@ func (a *Adapter) peftConfig(fanInFanOut bool) map[string]any {
 	return map[string]any{
 		"peft_type":               "LORA",
 		"task_type":               "CAUSAL_LM",
-		"base_model_name_or_path": base,
-		"revision":                rev,
+		"base_model_name_or_path": peftfile.OrNull(c.BaseModel),
+		"revision":                peftfile.OrNull(c.Revision),
 		"inference_mode":          true,
 		"r":                       c.R,
 		"lora_alpha":              c.Alpha,

@@ -42,3 +42,12 @@ func Save(dir string, params []*model.Param, config any) error {
 	}
 	return atomicfile.WriteFile(filepath.Join(dir, ConfigFile), data)
 }
+
+// OrNull is s, or nil (JSON null) when s is empty: PEFT writes unset
+// string fields of adapter_config.json as null.
+func OrNull(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

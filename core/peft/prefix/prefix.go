@@ -98,19 +98,13 @@ func (a *Adapter) Params() []*model.Param { return []*model.Param{a.Embedding} }
 // with the grouped-query adjustment of _prepare_prompt_learning_config.
 func (a *Adapter) peftConfig() map[string]any {
 	c, mc := a.Config, a.m.Config
-	str := func(s string) any {
-		if s == "" {
-			return nil
-		}
-		return s
-	}
 	tokenDim := mc.KVHeads * mc.HeadDim
 	return map[string]any{
 		"peft_type":                  "PREFIX_TUNING",
 		"task_type":                  "CAUSAL_LM",
 		"auto_mapping":               nil,
-		"base_model_name_or_path":    str(c.BaseModel),
-		"revision":                   str(c.Revision),
+		"base_model_name_or_path":    peftfile.OrNull(c.BaseModel),
+		"revision":                   peftfile.OrNull(c.Revision),
 		"inference_mode":             true,
 		"num_virtual_tokens":         c.NumVirtualTokens,
 		"token_dim":                  tokenDim,
@@ -120,7 +114,7 @@ func (a *Adapter) peftConfig() map[string]any {
 		"modules_to_save":            nil,
 		"encoder_hidden_size":        tokenDim,
 		"prefix_projection":          false,
-		"init_weights":               str(c.InitWeights),
+		"init_weights":               peftfile.OrNull(c.InitWeights),
 	}
 }
 

@@ -123,18 +123,12 @@ func (a *Adapter) Params() []*model.Param { return []*model.Param{a.Embedding} }
 // does.
 func (a *Adapter) peftConfig() map[string]any {
 	c, mc := a.Config, a.m.Config
-	str := func(s string) any {
-		if s == "" {
-			return nil
-		}
-		return s
-	}
 	return map[string]any{
 		"peft_type":                  "PROMPT_TUNING",
 		"task_type":                  "CAUSAL_LM",
 		"auto_mapping":               nil,
-		"base_model_name_or_path":    str(c.BaseModel),
-		"revision":                   str(c.Revision),
+		"base_model_name_or_path":    peftfile.OrNull(c.BaseModel),
+		"revision":                   peftfile.OrNull(c.Revision),
 		"inference_mode":             true,
 		"num_virtual_tokens":         c.NumVirtualTokens,
 		"token_dim":                  mc.Hidden,
@@ -143,8 +137,8 @@ func (a *Adapter) peftConfig() map[string]any {
 		"num_layers":                 mc.Layers,
 		"modules_to_save":            nil,
 		"prompt_tuning_init":         c.Init,
-		"prompt_tuning_init_text":    str(c.InitText),
-		"tokenizer_name_or_path":     str(c.TokenizerName),
+		"prompt_tuning_init_text":    peftfile.OrNull(c.InitText),
+		"tokenizer_name_or_path":     peftfile.OrNull(c.TokenizerName),
 		"tokenizer_kwargs":           nil,
 	}
 }
