@@ -238,16 +238,7 @@ func (kn *kernel) packB(dst []float32, transB bool, k, n int, b []float32, ldb i
 		}
 		if transB {
 			// op(B)[p][j] = b[j·ldb+p]: one source row per column.
-			for p0 := 0; p0 < k; p0 += packChunk {
-				pn := min(packChunk, k-p0)
-				for jj := 0; jj < cols; jj++ {
-					src := b[(j+jj)*ldb+p0 : (j+jj)*ldb+p0+pn]
-					dst := pan[p0*nr+jj:]
-					for p, v := range src {
-						dst[p*nr] = v
-					}
-				}
-			}
+			packTransB(pan, b[j*ldb:], nr, ldb, k, cols)
 			return
 		}
 		for p := 0; p < k; p++ {

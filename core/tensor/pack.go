@@ -1,0 +1,34 @@
+package tensor
+
+// packTransB fills one packed panel from a transposed B:
+// pan[p·nr+jj] = src[jj·ldb+p] for p < k, jj < cols (cols ≤ nr; the
+// caller has zeroed the columns past cols). src starts at the panel's
+// first source row. Whole 8×8 blocks go through the vector transpose
+// where there is one, the rest through the scalar loop; both only move
+// bits, so the panel is the same either way.
+func packTransB(pan, src []float32, nr, ldb, k, cols int) {
+	k8, groups := k&^7, cols/8
+	if k8 > 0 && groups > 0 && transpose8(&pan[0], &src[0], nr, ldb, k8, groups) {
+		packTransGo(pan, src, nr, ldb, k8, k, 0, 8*groups) // last k%8 steps
+		packTransGo(pan, src, nr, ldb, 0, k, 8*groups, cols) // last cols%8 columns
+		return
+	}
+	packTransGo(pan, src, nr, ldb, 0, k, 0, cols)
+}
+
+// packTransGo is packTransB's scalar loop over steps p0 … p1-1 and
+// columns j0 … j1-1. It gathers packChunk steps at a time so that the
+// writes stay in a few cache lines while each source row is read
+// sequentially.
+func packTransGo(pan, src []float32, nr, ldb, p0, p1, j0, j1 int) {
+	for pc := p0; pc < p1; pc += packChunk {
+		pn := min(packChunk, p1-pc)
+		for jj := j0; jj < j1; jj++ {
+			s := src[jj*ldb+pc : jj*ldb+pc+pn]
+			d := pan[pc*nr+jj:]
+			for p, v := range s {
+				d[p*nr] = v
+			}
+		}
+	}
+}

@@ -1,0 +1,23 @@
+//go:build !purego
+
+package tensor
+
+import "sync"
+
+// transpose8AVX2 is the 8×8 in-register transposing pack (pack_amd64.s).
+//
+//go:noescape
+func transpose8AVX2(dst, src *float32, nr, ldb, k8, groups int)
+
+// hasAVX2 is computed once: the CPU does not change under us.
+var hasAVX2 = sync.OnceValue(func() bool { avx2, _ := x86Features(); return avx2 })
+
+// transpose8 is transpose8AVX2 where the CPU has it; false means the
+// caller must use the scalar loop.
+func transpose8(dst, src *float32, nr, ldb, k8, groups int) bool {
+	if !hasAVX2() {
+		return false
+	}
+	transpose8AVX2(dst, src, nr, ldb, k8, groups)
+	return true
+}

@@ -1,0 +1,6 @@
+//go:build !amd64 || purego
+
+package tensor
+
+// transpose8 has no vector version here: the caller uses the scalar loop.
+func transpose8(dst, src *float32, nr, ldb, k8, groups int) bool { return false }
