@@ -9,7 +9,7 @@ package tensor
 func packTransB(pan, src []float32, nr, ldb, k, cols int) {
 	k8, groups := k&^7, cols/8
 	if k8 > 0 && groups > 0 && transpose8(&pan[0], &src[0], nr, ldb, k8, groups) {
-		packTransGo(pan, src, nr, ldb, k8, k, 0, 8*groups) // last k%8 steps
+		packTransGo(pan, src, nr, ldb, k8, k, 0, 8*groups)   // last k%8 steps
 		packTransGo(pan, src, nr, ldb, 0, k, 8*groups, cols) // last cols%8 columns
 		return
 	}
