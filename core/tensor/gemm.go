@@ -32,7 +32,19 @@ const (
 	kernLoad  = 1 << iota // start from the partial sums in w
 	kernFinal             // write the result to C (else save partial sums to w)
 	kernBeta              // add beta·C
+
+	// kernStrideShift: flags>>kernStrideShift, when not 0, is the byte
+	// stride between rows of the B panel, which the kernel then reads in
+	// place from a row-major B instead of from a packed panel (only
+	// kernels with kernel.stridedB honour it).
+	kernStrideShift = 8
 )
+
+// stridedMaxTiles is the most row tiles of C for which Gemm reads a
+// row-major B in place rather than packing it: with so few rows each B
+// value is used at most this many times, so packing would cost more than
+// the kernel's strided reads.
+const stridedMaxTiles = 2
 
 // kernel is a micro-kernel with the blocking that suits it.
 type kernel struct {
@@ -43,6 +55,8 @@ type kernel struct {
 	ncMax  int // most columns of C per task: a B block (kc×ncMax) stays in L2
 	fn     kernelFunc
 	final  bool // fn honours kernFinal; if not, the driver writes C
+	// stridedB: fn honours a B row stride in flags (kernStrideShift).
+	stridedB bool
 	// scratch holds per-task buffers (packed edge panel of A and partial
 	// sums), packedB per-call packed B; they are caches of allocations and
 	// never affect results.
@@ -50,7 +64,7 @@ type kernel struct {
 }
 
 func newKernel(name string, mr, nr int, fn kernelFunc) *kernel {
-	k := &kernel{name: name, mr: mr, nr: nr, kc: 256, fn: fn, final: true}
+	k := &kernel{name: name, mr: mr, nr: nr, kc: 256, fn: fn, final: true, stridedB: kernStridesB(name)}
 	k.mc = mr * max(1, 96/mr)
 	k.ncMax = nr * max(1, 512/nr)
 	k.scratch.New = func() any { return new([]float32) }
@@ -82,16 +96,60 @@ func (kn *kernel) gemm(transA, transB bool, m, n, k int, alpha float32, a []floa
 	}
 	bufp := kn.packedB.Get().(*[]float32)
 	defer kn.packedB.Put(bufp)
-	if size := kn.packedSize(k, n); len(*bufp) < size {
-		*bufp = make([]float32, size)
+	if !transB && kn.stridedB && m <= stridedMaxTiles*kn.mr {
+		// Few rows: read B in place; pack only a partial last panel.
+		ob := operandB{raw: b, ldb: ldb, n: n}
+		if cols := n % kn.nr; cols != 0 {
+			ob.packed = kn.packBuf(bufp, k*kn.nr)
+			kn.packB(ob.packed, false, k, cols, b[n-cols:], ldb)
+		}
+		kn.gemmB(transA, m, n, k, alpha, a, lda, &ob, beta, c, ldc)
+		return
 	}
-	bp := (*bufp)[:kn.packedSize(k, n)]
+	bp := kn.packBuf(bufp, kn.packedSize(k, n))
 	kn.packB(bp, transB, k, n, b, ldb)
 	kn.gemmPacked(transA, m, n, k, alpha, a, lda, bp, beta, c, ldc)
 }
 
+// packBuf returns the first size floats of *bufp, grown if need be.
+func (kn *kernel) packBuf(bufp *[]float32, size int) []float32 {
+	if len(*bufp) < size {
+		*bufp = make([]float32, size)
+	}
+	return (*bufp)[:size]
+}
+
+// operandB is op(B) as the kernels read it: packed panels (packB's
+// layout), or a row-major B read in place (raw non-nil), whose full
+// panels the kernel reads with row stride ldb; then only a partial last
+// panel is packed, in packed.
+type operandB struct {
+	packed []float32
+	raw    []float32
+	ldb, n int
+}
+
+// panel returns the B panel of columns j … j+nr-1 from step pc on, and
+// the flags that tell the kernel its row stride.
+func (kn *kernel) panel(ob *operandB, j, pc, k int) (*float32, int) {
+	nr := kn.nr
+	switch {
+	case ob.raw == nil:
+		return &ob.packed[(j/nr)*k*nr+pc*nr], 0
+	case j+nr <= ob.n:
+		return &ob.raw[pc*ob.ldb+j], 4 * ob.ldb << kernStrideShift
+	default:
+		return &ob.packed[pc*nr], 0
+	}
+}
+
 // gemmPacked is gemm with op(B) already packed by packB.
 func (kn *kernel) gemmPacked(transA bool, m, n, k int, alpha float32, a []float32, lda int, bp []float32, beta float32, c []float32, ldc int) {
+	kn.gemmB(transA, m, n, k, alpha, a, lda, &operandB{packed: bp, n: n}, beta, c, ldc)
+}
+
+// gemmB cuts C into tasks and runs them.
+func (kn *kernel) gemmB(transA bool, m, n, k int, alpha float32, a []float32, lda int, ob *operandB, beta float32, c []float32, ldc int) {
 	mt := (m + kn.mc - 1) / kn.mc
 	// Columns are cut into blocks of at most ncMax so that the packed B
 	// block a task sweeps (kc×nc) stays in cache while the tasks that share
@@ -108,7 +166,7 @@ func (kn *kernel) gemmPacked(transA bool, m, n, k int, alpha float32, a []float3
 	nt = (n + nc - 1) / nc
 	task := func(t int) {
 		i0, j0 := (t%mt)*kn.mc, (t/mt)*nc
-		kn.block(transA, i0, min(kn.mc, m-i0), j0, min(nc, n-j0), k, alpha, a, lda, bp, beta, c, ldc)
+		kn.block(transA, i0, min(kn.mc, m-i0), j0, min(nc, n-j0), k, alpha, a, lda, ob, beta, c, ldc)
 	}
 	if serial {
 		for t := 0; t < mt*nt; t++ {
@@ -122,7 +180,7 @@ func (kn *kernel) gemmPacked(transA bool, m, n, k int, alpha float32, a []float3
 // block computes the mb×nb block of C at (i0, j0). Full row tiles read A
 // in place; only a last, partial row tile is packed (zero-padded), so the
 // kernel never reads outside A.
-func (kn *kernel) block(transA bool, i0, mb, j0, nb, k int, alpha float32, a []float32, lda int, bp []float32, beta float32, c []float32, ldc int) {
+func (kn *kernel) block(transA bool, i0, mb, j0, nb, k int, alpha float32, a []float32, lda int, ob *operandB, beta float32, c []float32, ldc int) {
 	mr, nr := kn.mr, kn.nr
 	tilesM := (mb + mr - 1) / mr
 	sp := kn.scratch.Get().(*[]float32)
@@ -143,7 +201,7 @@ func (kn *kernel) block(transA bool, i0, mb, j0, nb, k int, alpha float32, a []f
 		for jr := 0; jr < nb; jr += nr {
 			cols := min(nr, nb-jr)
 			j := j0 + jr
-			bpan := bp[(j/nr)*k*nr+pc*nr:]
+			bpan, bflags := kn.panel(ob, j, pc, k)
 			for ir := 0; ir < mb; ir += mr {
 				rows := min(mr, mb-ir)
 				var pa *float32
@@ -157,7 +215,7 @@ func (kn *kernel) block(transA bool, i0, mb, j0, nb, k int, alpha float32, a []f
 					pa, rs, ks = &a[(i0+ir)*lda+pc], lda*f32, f32
 				}
 				wt := w[((jr/nr)*tilesM+ir/mr)*mr*nr:]
-				flags := 0
+				flags := bflags
 				if pc > 0 {
 					flags |= kernLoad
 				}
@@ -170,7 +228,7 @@ func (kn *kernel) block(transA bool, i0, mb, j0, nb, k int, alpha float32, a []f
 					}
 					cp = &c[(i0+ir)*ldc+j]
 				}
-				kn.fn(kb, pa, rs, ks, &bpan[0], &wt[0], cp, ldc, alpha, beta, flags)
+				kn.fn(kb, pa, rs, ks, bpan, &wt[0], cp, ldc, alpha, beta, flags)
 				if last && !full {
 					// Edge tile (or a kernel that never writes C): the
 					// kernel saved the sums; write the part inside C.

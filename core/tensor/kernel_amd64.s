@@ -10,6 +10,8 @@
 //	acc[r][j] = fma(a[p][r], b[p][j], acc[r][j])   for p = 0 … k-1, in order
 //
 // starting from zero, or from the tile saved in w when flags&kernLoad.
+// Row p of the B panel is nr floats at b + p·bs, where bs = flags>>8 bytes
+// or, when that is 0, the packed stride nr·4 (kernStridedB in gemm.go).
 // Then either the tile is saved to w (row-major mr×nr), or, with
 // flags&kernFinal, written to C as alpha·acc (flags&kernBeta clear) or
 // round(alpha·acc) + round(beta·C) (flags&kernBeta set). Every path in
@@ -64,7 +66,12 @@ TEXT ·kernAVX2(SB), NOSPLIT, $0-80
 	LEAQ (R9)(R9*2), R10
 	LEAQ (R9)(R9*4), R11
 	LEAQ (AX)(R10*2), R13
+	MOVQ DX, R14
+	SHRQ $8, R14            // B row stride in bytes, 0 for a packed panel
+	JNZ  avx2strided
+	MOVQ $64, R14
 
+avx2strided:
 	TESTQ $1, DX
 	JZ    avx2zero
 	LOADW6(0, Y0, Y1)
@@ -103,7 +110,7 @@ avx2loop:
 	ROW6((AX)(R9*4), Y8, Y9)
 	ROW6((AX)(R11*1), Y10, Y11)
 	ADDQ R12, AX
-	ADDQ $64, BX
+	ADDQ R14, BX
 	DECQ CX
 	JNZ  avx2loop
 
@@ -201,7 +208,12 @@ TEXT ·kernAVX512(SB), NOSPLIT, $0-80
 	LEAQ (R9)(R9*2), R10
 	LEAQ (R9)(R9*4), R11
 	LEAQ (AX)(R10*2), R13
+	MOVQ DX, R14
+	SHRQ $8, R14            // B row stride in bytes, 0 for a packed panel
+	JNZ  z512strided
+	MOVQ $128, R14
 
+z512strided:
 	TESTQ $1, DX
 	JZ    z512zero
 	LOADW12(0, Z0, Z1)
@@ -253,7 +265,7 @@ z512loop:
 	ROW12((R13)(R11*1), Z22, Z23)
 	ADDQ R12, AX
 	ADDQ R12, R13
-	ADDQ $128, BX
+	ADDQ R14, BX
 	DECQ CX
 	JNZ  z512loop
 

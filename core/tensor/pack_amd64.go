@@ -21,3 +21,7 @@ func transpose8(dst, src *float32, nr, ldb, k8, groups int) bool {
 	transpose8AVX2(dst, src, nr, ldb, k8, groups)
 	return true
 }
+
+// kernStridesB reports whether the named kernel (kernel_amd64.s) reads a
+// B row stride from its flags (kernStrideShift).
+func kernStridesB(name string) bool { return name == "avx512" || name == "avx2" }

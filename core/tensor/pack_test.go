@@ -116,3 +116,27 @@ func BenchmarkPackB(b *testing.B) {
 		}
 	}
 }
+
+// TestFastStridedBMatchesSpec covers the path that reads a row-major B in
+// place (few rows of C): every kernel, row counts around the cut-off
+// stridedMaxTiles·mr, full and partial column panels, k across kc blocks,
+// bit for bit against the scalar FMA chain.
+func TestFastStridedBMatchesSpec(t *testing.T) {
+	r := rand.New(rand.NewPCG(37, 38))
+	for _, f := range fastKernels(t) {
+		kn := f.kernel()
+		cut := stridedMaxTiles * kn.mr
+		for _, m := range []int{1, kn.mr - 1, kn.mr + 1, cut, cut + 1} {
+			for _, s := range []struct{ n, k int }{{kn.nr, 1}, {2*kn.nr + 3, 300}, {3 * kn.nr, 257}} {
+				ta := r.IntN(2) == 0
+				beta := []float32{0, 0.5}[r.IntN(2)]
+				g := newCase(r, ta, false, m, s.n, s.k, r.IntN(3), 1.25, beta)
+				got, want := g.run(f), g.spec()
+				if i := firstDiff(got, want); i >= 0 {
+					t.Fatalf("%s %v: c[%d] = %v, spec %v", f.ISA(), g, i, got[i], want[i])
+				}
+				checkGuards(t, f.ISA(), g, got)
+			}
+		}
+	}
+}
