@@ -52,10 +52,14 @@ func attnForward(eng tensor.Backend, dim attnDims, s *attnSeq, h int) {
 // heads; dk and dv are accumulated (+=), heads in increasing order, so the
 // result does not depend on scheduling.
 func attnBackward(eng tensor.Backend, dim attnDims, s *attnSeq, kvh int, dout, dq, dk, dv []float32) {
+	attnBackwardIn(eng, dim, s, kvh, dout, dq, dk, dv, make([]float32, s.tq*s.tk))
+}
+
+// attnBackwardIn is attnBackward with its scratch dp [tq·tk] given.
+func attnBackwardIn(eng tensor.Backend, dim attnDims, s *attnSeq, kvh int, dout, dq, dk, dv, dp []float32) {
 	d, tq, tk := dim.d, s.tq, s.tk
 	qs, ks := dim.heads*d, dim.kvHeads*d
 	scale := float32(1 / math.Sqrt(float64(d)))
-	dp := make([]float32, tq*tk)
 	for h := kvh * dim.group(); h < (kvh+1)*dim.group(); h++ {
 		p := s.probs[h*tq*tk : (h+1)*tq*tk]
 		// dV += Pᵀ·dO

@@ -81,13 +81,15 @@ func (m *Model) blockForward(li int, c *blockCache, x, out []float32, ps *pass) 
 	dim := m.attnDims()
 	qs, ks := dim.heads*dim.d, dim.kvHeads*dim.d
 
+	bs := &m.bufs
 	c.x = x
-	c.n1, c.mean1, c.rstd1 = make([]float32, N*H), make([]float32, N), make([]float32, N)
+	c.n1, c.mean1, c.rstd1 = bs.getRaw(N*H), bs.getRaw(N), bs.getRaw(N)
 	blk.Norm1.forward(c.n1, c.mean1, c.rstd1, x, N, cfg.NormEps)
 
-	c.q, c.k, c.v = make([]float32, N*qs), make([]float32, N*ks), make([]float32, N*ks)
+	c.q, c.k, c.v = bs.getRaw(N*qs), bs.getRaw(N*ks), bs.getRaw(N*ks)
 	if blk.QKV != nil {
-		qkv := make([]float32, N*3*H)
+		qkv := bs.getRaw(N * 3 * H)
+		defer bs.put(qkv)
 		m.linearForward(c, li, slotQKV, blk.QKV, qkv, c.n1, ps)
 		for r := 0; r < N; r++ {
 			row := qkv[r*3*H : (r+1)*3*H]
@@ -106,26 +108,27 @@ func (m *Model) blockForward(li int, c *blockCache, x, out []float32, ps *pass) 
 		ps.rope.apply(c.k, N, dim.kvHeads, pos)
 	}
 
-	c.att = make([]float32, N*qs)
-	c.probs = make([]float32, ps.B*dim.heads*ps.T*(ps.past+ps.T))
+	c.att = bs.getRaw(N * qs)
+	c.probs = bs.getRaw(ps.B * dim.heads * ps.T * (ps.past + ps.T))
 	seqs := m.attnSeqs(c, li, ps)
 	tensor.Parallel(len(seqs)*dim.heads, func(i int) {
 		attnForward(eng, dim, seqs[i/dim.heads], i%dim.heads)
 	})
 
-	attnOut := make([]float32, N*H)
+	attnOut := bs.getRaw(N * H)
 	m.linearForward(c, li, slotO, blk.O, attnOut, c.att, ps)
-	c.h = make([]float32, N*H)
+	c.h = bs.getRaw(N * H)
 	for i := range c.h {
 		c.h[i] = x[i] + attnOut[i]
 	}
+	bs.put(attnOut)
 
-	c.n2, c.mean2, c.rstd2 = make([]float32, N*H), make([]float32, N), make([]float32, N)
+	c.n2, c.mean2, c.rstd2 = bs.getRaw(N*H), bs.getRaw(N), bs.getRaw(N)
 	blk.Norm2.forward(c.n2, c.mean2, c.rstd2, c.h, N, cfg.NormEps)
-	c.u, c.a = make([]float32, N*I), make([]float32, N*I)
+	c.u, c.a = bs.getRaw(N*I), bs.getRaw(N*I)
 	m.linearForward(c, li, slotUp, blk.Up, c.u, c.n2, ps)
 	if blk.Gate != nil {
-		c.g = make([]float32, N*I)
+		c.g = bs.getRaw(N * I)
 		m.linearForward(c, li, slotGate, blk.Gate, c.g, c.n2, ps)
 		swiGLUForward(c.a, c.g, c.u)
 	} else {
@@ -135,6 +138,16 @@ func (m *Model) blockForward(li int, c *blockCache, x, out []float32, ps *pass) 
 	for i := range out {
 		out[i] += c.h[i]
 	}
+}
+
+// release hands c's activations back to m.bufs, and its input too when
+// withInput is set; c must not be used afterwards.
+func (m *Model) release(c *blockCache, withInput bool) {
+	m.bufs.put(c.n1, c.mean1, c.rstd1, c.q, c.k, c.v, c.probs, c.att, c.h, c.n2, c.mean2, c.rstd2, c.g, c.u, c.a)
+	if withInput {
+		m.bufs.put(c.x)
+	}
+	*c = blockCache{}
 }
 
 // attnSeqs splits the pass into per-sequence views of c's buffers. In
@@ -180,11 +193,14 @@ func (m *Model) prefixAttnBackward(li int, seqs []*attnSeq, datt, dq, dk, dv []f
 	dim := m.attnDims()
 	qs, ks := dim.heads*dim.d, dim.kvHeads*dim.d
 	T, P := ps.T, ps.past
-	dkAll, dvAll := make([]float32, ps.B*(P+T)*ks), make([]float32, ps.B*(P+T)*ks)
+	dkAll, dvAll := m.bufs.get(ps.B*(P+T)*ks), m.bufs.get(ps.B*(P+T)*ks)
+	defer m.bufs.put(dkAll, dvAll)
 	seq := func(x []float32, b, rows, width int) []float32 { return x[b*rows*width : (b+1)*rows*width] }
+	dp := m.bufs.getRaw(ps.B * dim.kvHeads * T * (P + T))
+	defer m.bufs.put(dp)
 	tensor.Parallel(ps.B*dim.kvHeads, func(i int) {
 		b, kvh := i/dim.kvHeads, i%dim.kvHeads
-		attnBackward(m.eng, dim, seqs[b], kvh, seq(datt, b, T, qs), seq(dq, b, T, qs), seq(dkAll, b, P+T, ks), seq(dvAll, b, P+T, ks))
+		attnBackwardIn(m.eng, dim, seqs[b], kvh, seq(datt, b, T, qs), seq(dq, b, T, qs), seq(dkAll, b, P+T, ks), seq(dvAll, b, P+T, ks), seq(dp, i, T, P+T))
 	})
 	for b := 0; b < ps.B; b++ {
 		k, v := seq(dkAll, b, P+T, ks), seq(dvAll, b, P+T, ks)
@@ -205,13 +221,15 @@ func (m *Model) blockBackward(li int, c *blockCache, dout, dx []float32, ps *pas
 	qs, ks := dim.heads*dim.d, dim.kvHeads*dim.d
 
 	// MLP: out = h + Down(act(n2)).
-	dh := append([]float32(nil), dout...)
-	da := make([]float32, N*I)
+	bs := &m.bufs
+	dh := bs.getRaw(N * H)
+	copy(dh, dout)
+	da, dn2, du := bs.get(N*I), bs.get(N*H), bs.get(N*I)
+	defer bs.put(dh, da, dn2, du)
 	m.linearBackward(c, slotDown, blk.Down, da, dout, c.a, ps)
-	dn2 := make([]float32, N*H)
-	du := make([]float32, N*I)
 	if blk.Gate != nil {
-		dg := make([]float32, N*I)
+		dg := bs.get(N * I)
+		defer bs.put(dg)
 		swiGLUBackward(dg, du, da, c.g, c.u)
 		m.linearBackward(c, slotGate, blk.Gate, dn2, dg, c.n2, ps)
 	} else {
@@ -221,17 +239,19 @@ func (m *Model) blockBackward(li int, c *blockCache, dout, dx []float32, ps *pas
 	blk.Norm2.backward(dh, dn2, c.h, c.mean2, c.rstd2, N)
 
 	// Attention: h = x + O(attn(q, k, v)).
-	datt := make([]float32, N*qs)
+	datt, dq, dk, dv := bs.get(N*qs), bs.get(N*qs), bs.get(N*ks), bs.get(N*ks)
+	defer bs.put(datt, dq, dk, dv)
 	m.linearBackward(c, slotO, blk.O, datt, dh, c.att, ps)
-	dq, dk, dv := make([]float32, N*qs), make([]float32, N*ks), make([]float32, N*ks)
 	seqs := m.attnSeqs(c, li, ps) // ps.kv is nil: no generation in training
 	T := ps.T
 	if ps.past > 0 {
 		m.prefixAttnBackward(li, seqs, datt, dq, dk, dv, ps)
 	} else {
+		dp := bs.getRaw(ps.B * dim.kvHeads * T * T)
+		defer bs.put(dp)
 		tensor.Parallel(ps.B*dim.kvHeads, func(i int) {
 			b, kvh := i/dim.kvHeads, i%dim.kvHeads
-			attnBackward(eng, dim, seqs[b], kvh, datt[b*T*qs:(b+1)*T*qs], dq[b*T*qs:(b+1)*T*qs], dk[b*T*ks:(b+1)*T*ks], dv[b*T*ks:(b+1)*T*ks])
+			attnBackwardIn(eng, dim, seqs[b], kvh, datt[b*T*qs:(b+1)*T*qs], dq[b*T*qs:(b+1)*T*qs], dk[b*T*ks:(b+1)*T*ks], dv[b*T*ks:(b+1)*T*ks], dp[i*T*T:(i+1)*T*T])
 		})
 	}
 	if ps.rope != nil {
@@ -239,9 +259,11 @@ func (m *Model) blockBackward(li int, c *blockCache, dout, dx []float32, ps *pas
 		ps.rope.applyBackward(dq, N, dim.heads, pos)
 		ps.rope.applyBackward(dk, N, dim.kvHeads, pos)
 	}
-	dn1 := make([]float32, N*H)
+	dn1 := bs.get(N * H)
+	defer bs.put(dn1)
 	if blk.QKV != nil {
-		dqkv := make([]float32, N*3*H)
+		dqkv := bs.getRaw(N * 3 * H)
+		defer bs.put(dqkv)
 		for r := 0; r < N; r++ {
 			row := dqkv[r*3*H : (r+1)*3*H]
 			copy(row[:H], dq[r*H:(r+1)*H])

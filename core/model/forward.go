@@ -150,7 +150,7 @@ func (m *Model) prepare(b *Batch) (*Batch, error) {
 // embed returns the input embeddings [N, H] of ids at positions past+t.
 func (m *Model) embed(ids []int, T, past int) []float32 {
 	H, w := m.Config.Hidden, m.Weights
-	x := make([]float32, len(ids)*H)
+	x := m.bufs.getRaw(len(ids) * H)
 	for i, id := range ids {
 		copy(x[i*H:(i+1)*H], w.Embed.Data[id*H:(id+1)*H])
 		if w.Positions != nil {
@@ -184,9 +184,11 @@ func (m *Model) embedBackward(dx []float32, ids []int, T, past int) {
 }
 
 // trunk runs the embedding, every layer and the final norm. It returns the
-// final normed states hn [N, H]; when keep is non-nil it is called with each
-// layer's cache (or only its input, when recompute is set).
-func (m *Model) trunk(b *Batch, ps *pass, keep func(li int, c *blockCache), recompute bool) (hn, last, mean, rstd []float32) {
+// final normed states hn [N, H] and the last layer's output, which the
+// caller hands back to m.bufs. When keep is non-nil it is called with each
+// layer's cache (only its input, when recompute is set) and returns whether
+// it keeps it; caches not kept go back to m.bufs at once.
+func (m *Model) trunk(b *Batch, ps *pass, keep func(li int, c *blockCache) bool, recompute bool) (hn, last, mean, rstd []float32) {
 	N, H := ps.rows(), m.Config.Hidden
 	x := m.embed(b.IDs, b.T, ps.past)
 	if m.Prompt != nil {
@@ -194,17 +196,22 @@ func (m *Model) trunk(b *Batch, ps *pass, keep func(li int, c *blockCache), reco
 	}
 	for li := range m.Weights.Blocks {
 		c := &blockCache{}
-		out := make([]float32, N*H)
+		out := m.bufs.getRaw(N * H)
 		m.blockForward(li, c, x, out, ps)
-		if keep != nil {
-			if recompute {
-				c = &blockCache{x: c.x}
+		switch {
+		case keep == nil:
+			m.release(c, true)
+		case recompute:
+			m.release(c, false)
+			if !keep(li, &blockCache{x: x}) {
+				m.bufs.put(x)
 			}
-			keep(li, c)
+		case !keep(li, c):
+			m.release(c, true)
 		}
 		x = out
 	}
-	hn, mean, rstd = make([]float32, N*H), make([]float32, N), make([]float32, N)
+	hn, mean, rstd = m.bufs.getRaw(N*H), m.bufs.getRaw(N), m.bufs.getRaw(N)
 	m.Weights.FinalNorm.forward(hn, mean, rstd, x, N, m.Config.NormEps)
 	return hn, x, mean, rstd
 }
@@ -216,8 +223,9 @@ func (m *Model) Loss(b *Batch) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	hn, _, _, _ := m.trunk(b, m.newPass(b, Noise{}), nil, false)
+	hn, last, mean, rstd := m.trunk(b, m.newPass(b, Noise{}), nil, false)
 	sum, n := m.headLoss(hn, b.targets(), nil, 0)
+	m.bufs.put(hn, last, mean, rstd)
 	return Result{SumLoss: sum, Tokens: n}, nil
 }
 
@@ -229,10 +237,11 @@ func (m *Model) Logits(b *Batch) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	hn, _, _, _ := m.trunk(b, m.newPass(b, Noise{}), nil, false)
+	hn, last, mean, rstd := m.trunk(b, m.newPass(b, Noise{}), nil, false)
 	N, H, V := b.B*b.T, m.Config.Hidden, m.Config.VocabSize
-	logits := make([]float32, N*V)
+	logits := make([]float32, N*V) // the caller's
 	m.eng.Gemm(false, true, N, V, H, 1, hn, H, m.Weights.Head.Data, H, 0, logits, V)
+	m.bufs.put(hn, last, mean, rstd)
 	if b.T != T {
 		logits = realRows(logits, b.B, b.T-T, T, V)
 	}
@@ -267,10 +276,11 @@ func (m *Model) Backward(b *Batch, opt Options) (Result, error) {
 	}
 
 	caches := make([]*blockCache, len(w.Blocks))
-	hn, last, fmean, frstd := m.trunk(b, ps, func(li int, c *blockCache) {
+	hn, last, fmean, frstd := m.trunk(b, ps, func(li int, c *blockCache) bool {
 		if li >= lowest {
 			caches[li] = c
 		}
+		return li >= lowest
 	}, opt.Recompute)
 
 	tokens := 0
@@ -283,39 +293,48 @@ func (m *Model) Backward(b *Batch, opt Options) (Result, error) {
 	if scale == 0 && tokens > 0 {
 		scale = float32(1 / float64(tokens))
 	}
-	dhn := make([]float32, N*H)
+	dhn := m.bufs.get(N * H)
 	sum, n := m.headLoss(hn, targets, dhn, scale)
 	res := Result{SumLoss: sum, Tokens: n}
 
 	var dx []float32
 	if lowest < len(w.Blocks) || embedNeedsGrad {
-		dx = make([]float32, N*H)
+		dx = m.bufs.get(N * H)
 	}
 	m.Weights.FinalNorm.backward(dx, dhn, last, fmean, frstd, N)
+	m.bufs.put(hn, last, fmean, frstd, dhn)
 	for li := len(w.Blocks) - 1; li >= lowest; li-- {
 		c := caches[li]
 		if opt.Recompute {
 			full := &blockCache{}
-			m.blockForward(li, full, c.x, make([]float32, N*H), ps)
+			out := m.bufs.getRaw(N * H)
+			m.blockForward(li, full, c.x, out, ps)
+			m.bufs.put(out)
 			c = full
 		}
 		var dxIn []float32
 		if li > lowest || embedNeedsGrad {
-			dxIn = make([]float32, N*H)
+			dxIn = m.bufs.get(N * H)
 		}
 		m.blockBackward(li, c, dx, dxIn, ps)
-		caches[li] = nil // free activations as soon as possible
+		// Free activations as soon as possible: the layer's input was the
+		// layer below's output, needed by nothing else.
+		m.release(c, true)
+		caches[li] = nil
+		m.bufs.put(dx)
 		dx = dxIn
 	}
 	if embedNeedsGrad {
 		m.embedBackward(dx, b.IDs, b.T, ps.past)
 		if opt.EmbedGrad {
-			res.EmbedGrad = dx
 			if b.T != T0 {
 				res.EmbedGrad = realRows(dx, b.B, b.T-T0, T0, H)
+			} else {
+				res.EmbedGrad = append([]float32(nil), dx...) // the caller's
 			}
 		}
 	}
+	m.bufs.put(dx)
 	return res, nil
 }
 
@@ -354,26 +373,27 @@ func (m *Model) headLoss(hn []float32, targets []int, dhn []float32, scale float
 	for start := 0; start < len(rows); start += chunk {
 		rs := rows[start:min(start+chunk, len(rows))]
 		n := len(rs)
-		x := make([]float32, n*H)
+		x := m.bufs.getRaw(n * H)
 		for i, r := range rs {
 			copy(x[i*H:(i+1)*H], hn[r*H:(r+1)*H])
 		}
-		logits := make([]float32, n*V)
+		logits := m.bufs.getRaw(n * V)
 		m.eng.Gemm(false, true, n, V, H, 1, x, H, head.Data, H, 0, logits, V)
 		for i, r := range rs {
 			sum += crossEntropy(logits[i*V:(i+1)*V], targets[r], dhn != nil, scale)
 		}
-		if dhn == nil {
-			continue
+		if dhn != nil {
+			dx := m.bufs.getRaw(n * H)
+			m.eng.Gemm(false, false, n, H, V, 1, logits, V, head.Data, H, 0, dx, H)
+			for i, r := range rs {
+				addTo(dhn[r*H:(r+1)*H], dx[i*H:(i+1)*H])
+			}
+			m.bufs.put(dx)
+			if head.Grad != nil {
+				m.eng.Gemm(true, false, V, H, n, 1, logits, V, x, H, 1, head.Grad, H)
+			}
 		}
-		dx := make([]float32, n*H)
-		m.eng.Gemm(false, false, n, H, V, 1, logits, V, head.Data, H, 0, dx, H)
-		for i, r := range rs {
-			addTo(dhn[r*H:(r+1)*H], dx[i*H:(i+1)*H])
-		}
-		if head.Grad != nil {
-			m.eng.Gemm(true, false, V, H, n, 1, logits, V, x, H, 1, head.Grad, H)
-		}
+		m.bufs.put(x, logits)
 	}
 	return sum, len(rows)
 }

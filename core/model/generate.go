@@ -92,16 +92,19 @@ func (m *Model) Extend(c *KVCache, ids []int) ([]float32, error) {
 		m.promptEmbed(x, 1, T)
 	}
 	for li := range m.Weights.Blocks {
-		out := make([]float32, T*H)
-		m.blockForward(li, &blockCache{}, x, out, ps)
+		out := m.bufs.getRaw(T * H)
+		bc := &blockCache{}
+		m.blockForward(li, bc, x, out, ps) // keys and values are copied into c
+		m.release(bc, true)
 		x = out
 	}
 	c.len += T
 	last := x[(T-1)*H:]
-	hn, mean, rstd := make([]float32, H), make([]float32, 1), make([]float32, 1)
+	hn, mean, rstd := m.bufs.getRaw(H), m.bufs.getRaw(1), m.bufs.getRaw(1)
 	m.Weights.FinalNorm.forward(hn, mean, rstd, last, 1, m.Config.NormEps)
-	logits := make([]float32, V)
+	logits := make([]float32, V) // the caller's
 	m.eng.Gemm(false, true, 1, V, H, 1, hn, H, m.Weights.Head.Data, H, 0, logits, V)
+	m.bufs.put(x, hn, mean, rstd)
 	return logits, nil
 }
 

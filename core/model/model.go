@@ -29,6 +29,7 @@ type Model struct {
 
 	eng     tensor.Backend
 	invFreq []float32 // RoPE inverse frequencies; nil for GPT-2
+	bufs    buffers   // activations and gradients, reused pass after pass
 }
 
 // New returns a model with zeroed weights. eng nil means tensor.Default().
