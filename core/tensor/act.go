@@ -4,92 +4,71 @@ import (
 	"math"
 )
 
-// Activations and normalisers built on Exp. They replace the scalar
-// float64 loops of the model with float32 arithmetic whose every step is
-// the same on every CPU, so results stay bit-identical across machines.
+// Activations and normalisers of the model, each a thin driver over the
+// row kernels of vec.go: float32 arithmetic whose every step is the same
+// on every CPU, so results stay bit-identical across machines. Sums are
+// accumulated in float64 in the canonical order of vec.go (16 partial sums
+// by index mod 16, combined in a fixed tree).
 
-// actChunk is how many elements the chunked functions stage on the stack.
+// actChunk is how many elements the chunked functions stage on the stack;
+// a multiple of redLanes, so chunks keep the lanes of the sums.
 const actChunk = 256
+
+// best is the fastest kernel set of this CPU.
+func best() *vecKernel { return availableVecs()[0] }
 
 // Softmax replaces s by its softmax. Entries equal to -Inf are masked and
 // get probability zero; a row with every entry masked becomes all zeros.
-// The sum is accumulated in float64 (see sum64).
-func Softmax(s []float32) {
-	mx := rowMax(s)
+func Softmax(s []float32) { best().softmax(s) }
+
+func (v *vecKernel) softmax(s []float32) {
+	mx := v.rowMax(s)
 	if math.IsInf(float64(mx), -1) {
 		clear(s)
 		return
 	}
-	for j := range s {
-		s[j] -= mx
-	}
-	Exp(s, s)
-	inv := float32(1 / sum64(s))
-	for j := range s {
-		s[j] *= inv
-	}
+	var acc partials
+	v.expSum(s, s, mx, &acc)
+	v.scale(s, float32(1/acc.reduce64()))
 }
 
-// rowMax returns the largest value of s (-Inf for an empty row); NaNs are
-// skipped, which the builtin max would not do at a cost of speed.
-func rowMax(s []float32) float32 {
-	mx := float32(math.Inf(-1))
-	for _, v := range s {
-		if v > mx {
-			mx = v
-		}
+// SoftmaxBackward turns dr, the gradient with respect to the softmax
+// output p of one row, into the gradient with respect to its input:
+// dr[j] = p[j]·(dr[j] − Σ p·dr), in float64 rounded once to float32.
+func SoftmaxBackward(dr, p []float32) {
+	if len(dr) != len(p) {
+		panic(ErrShape)
 	}
-	return mx
+	best().softmaxBack(dr, p)
 }
 
-// sum64 adds s in float64 with four partial sums in a fixed pattern
-// (index mod 4), combined in a fixed order: fast and deterministic.
-func sum64(s []float32) float64 {
-	var a0, a1, a2, a3 float64
-	i := 0
-	for ; i+4 <= len(s); i += 4 {
-		a0 += float64(s[i])
-		a1 += float64(s[i+1])
-		a2 += float64(s[i+2])
-		a3 += float64(s[i+3])
-	}
-	for ; i < len(s); i++ {
-		a0 += float64(s[i])
-	}
-	return (a0 + a1) + (a2 + a3)
+func (v *vecKernel) softmaxBack(dr, p []float32) {
+	var acc partials
+	v.dot(&acc, p, dr)
+	v.softmaxBackward(dr, p, acc.reduce64())
 }
 
 // LogSoftmaxLoss returns -log softmax(logits)[target] and, when grad is
 // true, overwrites logits with scale·(softmax − onehot(target)): the
 // cross-entropy loss of one position and its gradient. Sums are float64.
 func LogSoftmaxLoss(logits []float32, target int, grad bool, scale float32) float64 {
-	mx := rowMax(logits)
+	return best().logSoftmaxLoss(logits, target, grad, scale)
+}
+
+func (v *vecKernel) logSoftmaxLoss(logits []float32, target int, grad bool, scale float32) float64 {
+	mx := v.rowMax(logits)
 	var buf [actChunk]float32
-	var s float64
+	var acc partials
 	for i := 0; i < len(logits); i += actChunk {
 		src := logits[i:min(i+actChunk, len(logits))]
-		t := buf[:len(src)]
-		for j, v := range src {
-			t[j] = v - mx
-		}
-		Exp(t, t)
-		s += sum64(t)
+		v.expSum(buf[:len(src)], src, mx, &acc)
 	}
+	s := acc.reduce64()
 	loss := float64(mx) + math.Log(s) - float64(logits[target])
 	if !grad {
 		return loss
 	}
-	inv := float32(float64(scale) / s)
-	for i := 0; i < len(logits); i += actChunk {
-		src := logits[i:min(i+actChunk, len(logits))]
-		for j, v := range src {
-			src[j] = v - mx
-		}
-		Exp(src, src)
-		for j := range src {
-			src[j] *= inv
-		}
-	}
+	v.expScale(logits, logits, mx, float32(float64(scale)/s))
 	logits[target] -= scale
 	return loss
 }
@@ -99,19 +78,7 @@ func SwiGLU(a, g, u []float32) {
 	if len(a) != len(g) || len(u) != len(g) {
 		panic(ErrShape)
 	}
-	var buf [actChunk]float32
-	for i := 0; i < len(g); i += actChunk {
-		z := g[i:min(i+actChunk, len(g))]
-		e := buf[:len(z)]
-		for j, v := range z {
-			e[j] = -v
-		}
-		Exp(e, e)
-		av, uv := a[i:i+len(z)], u[i:i+len(z)]
-		for j, v := range z {
-			av[j] = float32(v/(1+e[j])) * uv[j]
-		}
-	}
+	best().swiGLU(a, g, u)
 }
 
 // SwiGLUBackward adds to dg and du the gradients of a = silu(g) ⊙ u given
@@ -120,21 +87,33 @@ func SwiGLUBackward(dg, du, da, g, u []float32) {
 	if len(dg) != len(g) || len(du) != len(g) || len(da) != len(g) || len(u) != len(g) {
 		panic(ErrShape)
 	}
-	var buf [actChunk]float32
-	for i := 0; i < len(g); i += actChunk {
-		z := g[i:min(i+actChunk, len(g))]
-		e := buf[:len(z)]
-		for j, v := range z {
-			e[j] = -v
-		}
-		Exp(e, e)
-		n := len(z)
-		dgv, duv, dav, uv := dg[i:i+n], du[i:i+n], da[i:i+n], u[i:i+n]
-		for j, v := range z {
-			s := 1 / (1 + e[j])
-			silu := float32(v * s)
-			duv[j] += float32(dav[j] * silu)
-			dgv[j] += float32(float32(dav[j]*uv[j]) * float32(s*float32(1+float32(v*float32(1-s)))))
-		}
+	best().swiGLUBackward(dg, du, da, g, u)
+}
+
+// AddTo adds src to dst elementwise.
+func AddTo(dst, src []float32) {
+	if len(dst) != len(src) {
+		panic(ErrShape)
 	}
+	best().addTo(dst, src)
+}
+
+// Scale multiplies x by s elementwise.
+func Scale(x []float32, s float32) { best().scale(x, s) }
+
+// RoPE rotates one attention head x = [x1 | x2] (halves of len(cos)) by
+// the rotary embedding: x1' = x1·cos − x2·sin, x2' = x2·cos + x1·sin, each
+// product rounded, as Hugging Face's x·cos + rotate_half(x)·sin.
+func RoPE(x, cos, sin []float32) { ropeHead(x, cos, sin, false) }
+
+// RoPEBackward maps the gradient of a rotated head back to the gradient of
+// the head: the transpose of a rotation is the rotation by minus the angle.
+func RoPEBackward(dx, cos, sin []float32) { ropeHead(dx, cos, sin, true) }
+
+func ropeHead(x, cos, sin []float32, back bool) {
+	h := len(cos)
+	if len(sin) != h || len(x) != 2*h {
+		panic(ErrShape)
+	}
+	best().rope(x[:h], x[h:], cos, sin, back)
 }

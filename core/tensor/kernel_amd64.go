@@ -59,10 +59,10 @@ func cpuVecs() []*vecKernel {
 	var vs []*vecKernel
 	hasAVX2, hasAVX512 := x86Features()
 	if hasAVX512 {
-		vs = append(vs, &vecKernel{name: "avx512", width: 16, exp: expAVX512})
+		vs = append(vs, avx512Vecs())
 	}
 	if hasAVX2 {
-		vs = append(vs, &vecKernel{name: "avx2", width: 8, exp: expAVX2})
+		vs = append(vs, avx2Vecs())
 	}
-	return append(vs, &vecKernel{name: "go", width: 1, exp: expGoPtr})
+	return append(vs, goVecs())
 }

@@ -16,4 +16,4 @@ func cpuKernels() []*kernel {
 }
 
 // cpuVecs lists the elementwise kernels: only the portable one so far.
-func cpuVecs() []*vecKernel { return []*vecKernel{{name: "go", width: 1, exp: expGoPtr}} }
+func cpuVecs() []*vecKernel { return []*vecKernel{goVecs()} }

@@ -7,4 +7,4 @@ package tensor
 func cpuKernels() []*kernel { return []*kernel{goKernel()} }
 
 // cpuVecs lists the elementwise kernels: only the portable one so far.
-func cpuVecs() []*vecKernel { return []*vecKernel{{name: "go", width: 1, exp: expGoPtr}} }
+func cpuVecs() []*vecKernel { return []*vecKernel{goVecs()} }
