@@ -3,6 +3,7 @@ package tensor
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // The GEMM driver follows the GotoBLAS/BLIS scheme: op(B) is packed into
@@ -78,6 +79,10 @@ const packChunk = 16
 // parallelMinFlops is the smallest product (m·n·k) worth splitting across
 // goroutines; below it the start-up cost outweighs the gain.
 const parallelMinFlops = 1 << 18
+
+// parallelMinPack is the smallest packed B (floats) worth packing on
+// several goroutines.
+const parallelMinPack = 1 << 18
 
 // gemm computes C = alpha·op(A)·op(B) + beta·C with kernel kn. Arguments
 // must have passed checkGemm.
@@ -174,7 +179,33 @@ func (kn *kernel) gemmB(transA bool, m, n, k int, alpha float32, a []float32, ld
 		}
 		return
 	}
-	Parallel(mt*nt, task)
+	runTasks(mt*nt, task)
+}
+
+// runTasks calls task(t) for every t in [0, n) on up to GOMAXPROCS
+// goroutines, the caller's included, and returns when all have finished.
+// It is Parallel tuned for short products (a few µs per task): tasks are
+// handed out by an atomic counter rather than a channel, and the calling
+// goroutine works instead of waiting for a new one to be scheduled.
+// Which goroutine runs a task never changes its result.
+func runTasks(n int, task func(int)) {
+	var next atomic.Int64
+	work := func() {
+		for t := int(next.Add(1) - 1); t < n; t = int(next.Add(1) - 1) {
+			task(t)
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), n)
+	var wg sync.WaitGroup
+	wg.Add(workers - 1)
+	for range workers - 1 {
+		go func() {
+			defer wg.Done()
+			work()
+		}()
+	}
+	work()
+	wg.Wait()
 }
 
 // block computes the mb×nb block of C at (i0, j0). Full row tiles read A
@@ -303,11 +334,13 @@ func (kn *kernel) packB(dst []float32, transB bool, k, n int, b []float32, ldb i
 			copy(pan[p*nr:p*nr+cols], b[p*ldb+j:])
 		}
 	}
-	if panels*k*nr < parallelMinFlops/16 {
+	// Packing is a memory-bound copy: splitting it pays only when it is
+	// large enough to dwarf the goroutine start-up (a few µs).
+	if panels*k*nr < parallelMinPack {
 		for q := 0; q < panels; q++ {
 			pack(q)
 		}
 	} else {
-		Parallel(panels, pack)
+		runTasks(panels, pack)
 	}
 }
