@@ -3,13 +3,16 @@
 
     /usr/bin/python3 bench/compare.py [--threads 1,2] [--rounds 3] [--openblas DIR]
 
-For each thread count and round, in turn: lorafn's sgemm on the training
-step's shapes (BenchmarkSgemm: gonum and each assembly kernel),
+For each thread count and round, in turn: the measured single-core FMA
+peak of each assembly kernel's ISA (BenchmarkPeak), lorafn's sgemm on
+the training step's shapes (BenchmarkSgemm: gonum and each assembly
+kernel),
 PyTorch's (bench/torch_sgemm.py), lorafn's training step
 (bench.BenchmarkTrainStep: gonum and Fast backends) and PyTorch's
 (bench/torch_step.py). Rounds interleave the contenders so that load from
 other processes hits them alike; the table gives medians over rounds and
-the ratios lorafn/PyTorch and Fast/gonum.
+the ratios lorafn/PyTorch and Fast/gonum, and each shape's best Fast
+kernel as a percentage of its ISA's measured peak times the thread count.
 
 PyTorch runs with glibc malloc tuned (MALLOC_MMAP_THRESHOLD_ etc.) and,
 when an OpenBLAS directory is found (--openblas, default Debian's
@@ -97,6 +100,7 @@ def main():
     for rnd in range(a.rounds):
         for t in threads:
             print("round %d, %d thread(s) …" % (rnd + 1, t), file=sys.stderr)
+            add(t, "peak", go_bench(tensor_bin, "Peak", 1, "0.2s", "GFLOP/s"))
             add(t, "sgemm", go_bench(tensor_bin, "Sgemm", t, "5x", "GFLOP/s"))
             out = run([PY, os.path.join(HERE, "torch_sgemm.py"), "--threads", str(t)], torch_env(t, openblas))
             add(t, "sgemm", {m.group(1) + "/torch": float(m.group(2))
@@ -123,15 +127,22 @@ def main():
             if k[0] == t and k[1] == "sgemm" and s_ not in shapes:
                 shapes.append(s_)
         backends = sorted({k[2].split("/")[1] for k in med if k[0] == t and k[1] == "sgemm"} - {"torch"})
-        print("sgemm GFLOP/s    " + " ".join("%12s" % b for b in backends + ["torch"]) + "   best-fast/torch")
+        peak = {k[2]: v for k, v in med.items() if k[0] == t and k[1] == "peak"}
+        print("measured peak GFLOP/s per core: " + ", ".join("%s %.1f" % kv for kv in sorted(peak.items())))
+        print("sgemm GFLOP/s    " + " ".join("%12s" % b for b in backends + ["torch"]) +
+              "   best-fast/torch              best-fast %peak")
         for s in shapes:
             vals = [med.get((t, "sgemm", s + "/" + b), float("nan")) for b in backends + ["torch"]]
             fast = max((med.get((t, "sgemm", s + "/" + b), 0) for b in backends if b.startswith("fast-")), default=0)
             torch = med.get((t, "sgemm", s + "/torch"), float("nan"))
             bfast = max((best.get((t, "sgemm", s + "/" + b), 0) for b in backends if b.startswith("fast-")), default=0)
             btorch = best.get((t, "sgemm", s + "/torch"), float("nan"))
+            fb = max((b for b in backends if b.startswith("fast-")),
+                     key=lambda b: med.get((t, "sgemm", s + "/" + b), 0), default="")
+            pk = peak.get(fb[len("fast-"):], 0) * t
+            pct = "%5.1f%% of %s" % (100 * fast / pk, fb[len("fast-"):]) if pk else "  n/a"
             print("%-16s " % s + " ".join("%12.1f" % v for v in vals) +
-                  "   %.2fx (best/best %.2fx)" % (fast / torch, bfast / btorch))
+                  "   %.2fx (best/best %.2fx)   %s" % (fast / torch, bfast / btorch, pct))
         st = {k[2]: v for k, v in med.items() if k[0] == t and k[1] == "step"}
         print("train step tokens/s: " + ", ".join("%s %.0f (best %.0f)" % (k, v, best[(t, "step", k)])
                                                   for k, v in sorted(st.items())))
