@@ -210,7 +210,7 @@ func firstDiff(a, b []float32) int {
 }
 
 // TestFastBitIdentity checks that the result does not depend on the number
-// of threads or on the kernel, on a shape large enough to be split into
+// of threads or on the kernel, on shapes large enough to be split into
 // several tasks and kc blocks.
 func TestFastBitIdentity(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
@@ -218,7 +218,8 @@ func TestFastBitIdentity(t *testing.T) {
 	for _, tc := range []struct {
 		ta, tb  bool
 		m, n, k int
-	}{{false, true, 110, 530, 270}, {true, false, 97, 520, 300}} {
+	}{{false, true, 110, 530, 270}, {true, false, 97, 520, 300},
+		{true, false, 20, 600, 300}, {false, false, 9, 700, 270}} { // B read in place
 		g := newCase(r, tc.ta, tc.tb, tc.m, tc.n, tc.k, 3, 1, 1)
 		var first []float32
 		for _, f := range fastKernels(t) {
