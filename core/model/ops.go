@@ -14,47 +14,15 @@ import (
 
 // rmsNormForward: out = w ⊙ (x · rstd) with rstd = 1/sqrt(mean(x²) + eps) per
 // row, computed in float32 as Hugging Face's LlamaRMSNorm does. rstd[n] is
-// saved for the backward pass.
+// saved for the backward pass. The vectorised row kernels of tensor do the
+// work, splitting many rows across threads without changing a bit.
 func rmsNormForward(out, rstd, x, w []float32, n, width int, eps float64) {
-	for i := 0; i < n; i++ {
-		row := x[i*width : (i+1)*width]
-		var ss float64
-		for _, v := range row {
-			ss += float64(v) * float64(v)
-		}
-		r := float32(1 / math.Sqrt(float64(float32(ss/float64(width)))+eps))
-		rstd[i] = r
-		o := out[i*width : (i+1)*width]
-		for j, v := range row {
-			o[j] = w[j] * (v * r)
-		}
-	}
+	tensor.RMSNorm(out, rstd, x, w, n, width, eps)
 }
 
 // rmsNormBackward adds to dx, and to dw when it is non-nil.
 func rmsNormBackward(dx, dw, dy, x, w, rstd []float32, n, width int) {
-	for i := 0; i < n; i++ {
-		row := x[i*width : (i+1)*width]
-		g := dy[i*width : (i+1)*width]
-		r := float64(rstd[i])
-		var dot float64 // Σ dy·w·x̂
-		for j, v := range row {
-			xhat := float64(v) * r
-			dot += float64(g[j]) * float64(w[j]) * xhat
-			if dw != nil {
-				dw[j] += float32(float64(g[j]) * xhat)
-			}
-		}
-		if dx == nil {
-			continue
-		}
-		mean := dot / float64(width)
-		d := dx[i*width : (i+1)*width]
-		for j, v := range row {
-			xhat := float64(v) * r
-			d[j] += float32(r * (float64(g[j])*float64(w[j]) - xhat*mean))
-		}
-	}
+	tensor.RMSNormBackward(dx, dw, dy, x, w, rstd, n, width)
 }
 
 // layerNormForward: out = (x - mean)·rstd ⊙ w + b per row (torch.nn.LayerNorm,
@@ -149,10 +117,7 @@ func softmaxRow(s []float32) { tensor.Softmax(s) }
 func addBias(y, b []float32, n int) {
 	w := len(b)
 	for i := 0; i < n; i++ {
-		row := y[i*w : (i+1)*w]
-		for j, v := range b {
-			row[j] += v
-		}
+		tensor.AddTo(y[i*w:(i+1)*w], b)
 	}
 }
 
@@ -171,8 +136,4 @@ func sumRows(db, dy []float32, n int) {
 }
 
 // addTo adds src to dst elementwise.
-func addTo(dst, src []float32) {
-	for i, v := range src {
-		dst[i] += v
-	}
-}
+func addTo(dst, src []float32) { tensor.AddTo(dst, src) }

@@ -191,3 +191,64 @@ func TestOpGradients(t *testing.T) {
 			return [][]float32{dq, dk, dv}
 		})
 }
+
+// TestOpGradientsVectorised repeats the row-kernel checks on widths that
+// reach the vectorised kernels (multiples of 16 plus a tail).
+func TestOpGradientsVectorised(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	const n, w = 2, 33
+	x, wt := randVec(rng, n*w, 1), randVec(rng, w, 1)
+	checkOp(t, "rmsnorm", [][]float32{x, wt},
+		func(in [][]float32) []float32 {
+			out := make([]float32, n*w)
+			rmsNormForward(out, make([]float32, n), in[0], in[1], n, w, 1e-5)
+			return out
+		},
+		func(in [][]float32, dy []float32) [][]float32 {
+			rstd := make([]float32, n)
+			rmsNormForward(make([]float32, n*w), rstd, in[0], in[1], n, w, 1e-5)
+			dx, dw := make([]float32, n*w), make([]float32, w)
+			rmsNormBackward(dx, dw, dy, in[0], in[1], rstd, n, w)
+			return [][]float32{dx, dw}
+		})
+
+	g, u := randVec(rng, 40, 2), randVec(rng, 40, 1)
+	checkOp(t, "swiglu", [][]float32{g, u},
+		func(in [][]float32) []float32 {
+			a := make([]float32, len(in[0]))
+			swiGLUForward(a, in[0], in[1])
+			return a
+		},
+		func(in [][]float32, dy []float32) [][]float32 {
+			dg, du := make([]float32, len(g)), make([]float32, len(u))
+			swiGLUBackward(dg, du, dy, in[0], in[1])
+			return [][]float32{dg, du}
+		})
+
+	c := &Config{HeadDim: 40, RopeTheta: 10000}
+	table := newRopeTable(ropeFreqs(c), 0, 3)
+	pos := func(r int) int { return 2 - r%3 }
+	q := randVec(rng, 3*2*40, 1) // 3 rows, 2 heads, d = 40
+	checkOp(t, "rope", [][]float32{q},
+		func(in [][]float32) []float32 {
+			out := append([]float32(nil), in[0]...)
+			table.apply(out, 3, 2, pos)
+			return out
+		},
+		func(in [][]float32, dy []float32) [][]float32 {
+			dx := append([]float32(nil), dy...)
+			table.applyBackward(dx, 3, 2, pos)
+			return [][]float32{dx}
+		})
+
+	logits := randVec(rng, 300, 2)
+	checkOp(t, "cross-entropy", [][]float32{logits},
+		func(in [][]float32) []float32 {
+			return []float32{float32(crossEntropy(append([]float32(nil), in[0]...), 17, false, 1))}
+		},
+		func(in [][]float32, dy []float32) [][]float32 {
+			grad := append([]float32(nil), in[0]...)
+			crossEntropy(grad, 17, true, dy[0])
+			return [][]float32{grad}
+		})
+}

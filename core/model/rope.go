@@ -2,6 +2,8 @@ package model
 
 import (
 	"math"
+
+	"github.com/lorafn/lorafn/core/tensor"
 )
 
 // ropeFreqs returns the d/2 inverse frequencies 1/θ^(2i/d), with Llama-3
@@ -62,35 +64,22 @@ func newRopeTable(inv []float32, start, n int) *ropeTable {
 // x' = x·cos + rotate_half(x)·sin, with rotate_half(x) = concat(-x[d/2:], x[:d/2]).
 // Row r uses table position pos(r).
 func (t *ropeTable) apply(x []float32, rows, heads int, pos func(r int) int) {
-	d := 2 * t.half
-	for r := 0; r < rows; r++ {
-		p := pos(r)
-		cos, sin := t.cos[p*t.half:(p+1)*t.half], t.sin[p*t.half:(p+1)*t.half]
-		for h := 0; h < heads; h++ {
-			v := x[(r*heads+h)*d : (r*heads+h+1)*d]
-			for i := 0; i < t.half; i++ {
-				a, b := v[i], v[i+t.half]
-				v[i] = a*cos[i] - b*sin[i]
-				v[i+t.half] = b*cos[i] + a*sin[i]
-			}
-		}
-	}
+	t.rotate(x, rows, heads, pos, tensor.RoPE)
 }
 
 // applyBackward maps the gradient of the rotated x back to the gradient of
 // x in place: the transpose of a rotation is the rotation by -angle.
 func (t *ropeTable) applyBackward(dx []float32, rows, heads int, pos func(r int) int) {
+	t.rotate(dx, rows, heads, pos, tensor.RoPEBackward)
+}
+
+func (t *ropeTable) rotate(x []float32, rows, heads int, pos func(r int) int, f func(x, cos, sin []float32)) {
 	d := 2 * t.half
 	for r := 0; r < rows; r++ {
 		p := pos(r)
 		cos, sin := t.cos[p*t.half:(p+1)*t.half], t.sin[p*t.half:(p+1)*t.half]
 		for h := 0; h < heads; h++ {
-			v := dx[(r*heads+h)*d : (r*heads+h+1)*d]
-			for i := 0; i < t.half; i++ {
-				a, b := v[i], v[i+t.half]
-				v[i] = a*cos[i] + b*sin[i]
-				v[i+t.half] = b*cos[i] - a*sin[i]
-			}
+			f(x[(r*heads+h)*d:(r*heads+h+1)*d], cos, sin)
 		}
 	}
 }

@@ -346,6 +346,27 @@ func TestRMSNormThreads(t *testing.T) {
 	}
 }
 
+// TestRMSNormMatchesScalar compares the vectorised RMSNorm with the
+// float64 scalar code it replaced: only the order of the sums changed.
+func TestRMSNormMatchesScalar(t *testing.T) {
+	for _, w := range []int{8, 37, 576} {
+		in := vecInputs(1, 3*w, 3, false)
+		wt := vecInputs(2, w, 1, false)[0]
+		o1, o2 := make([]float32, 3*w), make([]float32, 3*w)
+		r1, r2 := make([]float32, 3), make([]float32, 3)
+		RMSNorm(o1, r1, in[0], wt, 3, w, 1e-5)
+		oldRMSNorm(o2, r2, in[0], wt, 3, w, 1e-5)
+		closeTo(t, "fwd", o1, o2, 1e-6, 1e-7)
+		closeTo(t, "rstd", r1, r2, 1e-6, 1e-7)
+		dx1, dx2 := make([]float32, 3*w), make([]float32, 3*w)
+		dw1, dw2 := make([]float32, w), make([]float32, w)
+		RMSNormBackward(dx1, dw1, in[1], in[0], wt, r1, 3, w)
+		oldRMSNormBackward(dx2, dw2, in[1], in[0], wt, r2, 3, w)
+		closeTo(t, "dx", dx1, dx2, 1e-6, 1e-7)
+		closeTo(t, "dw", dw1, dw2, 1e-6, 1e-7)
+	}
+}
+
 // The scalar versions the row kernels replaced: the baselines of the
 // benchmarks below.
 
