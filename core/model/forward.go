@@ -356,6 +356,9 @@ func blockTrainable(b *Block) bool {
 // 150k-token vocabulary never needs a [N, V] buffer.
 const headChunkElems = 1 << 22
 
+// lossRowsPerTask is how many rows of logits one parallel task scores.
+const lossRowsPerTask = 16
+
 // headLoss computes the logits of the rows that have a target, their summed
 // cross-entropy and, when dhn is non-nil, adds scale·dL/dhn to dhn and
 // scale·dL/dHead to the head's gradient. It works in chunks of rows.
@@ -379,8 +382,15 @@ func (m *Model) headLoss(hn []float32, targets []int, dhn []float32, scale float
 		}
 		logits := m.bufs.getRaw(n * V)
 		m.eng.Gemm(false, true, n, V, H, 1, x, H, head.Data, H, 0, logits, V)
-		for i, r := range rs {
-			sum += crossEntropy(logits[i*V:(i+1)*V], targets[r], dhn != nil, scale)
+		// Rows in parallel, each loss in its own slot, summed in row order.
+		losses := make([]float64, n)
+		tensor.Parallel((n+lossRowsPerTask-1)/lossRowsPerTask, func(t int) {
+			for i := t * lossRowsPerTask; i < min(n, (t+1)*lossRowsPerTask); i++ {
+				losses[i] = crossEntropy(logits[i*V:(i+1)*V], targets[rs[i]], dhn != nil, scale)
+			}
+		})
+		for _, l := range losses {
+			sum += l
 		}
 		if dhn != nil {
 			dx := m.bufs.getRaw(n * H)
