@@ -57,20 +57,22 @@ func LogSoftmaxLoss(logits []float32, target int, grad bool, scale float32) floa
 
 func (v *vecKernel) logSoftmaxLoss(logits []float32, target int, grad bool, scale float32) float64 {
 	mx := v.rowMax(logits)
-	var buf [actChunk]float32
+	lt := float64(logits[target])
 	var acc partials
+	if grad {
+		// Keep e^(x−mx) in place: the gradient is it times 1/Σ.
+		v.expSum(logits, logits, mx, &acc)
+		s := acc.reduce64()
+		v.scale(logits, float32(float64(scale)/s))
+		logits[target] -= scale
+		return float64(mx) + math.Log(s) - lt
+	}
+	var buf [actChunk]float32
 	for i := 0; i < len(logits); i += actChunk {
 		src := logits[i:min(i+actChunk, len(logits))]
 		v.expSum(buf[:len(src)], src, mx, &acc)
 	}
-	s := acc.reduce64()
-	loss := float64(mx) + math.Log(s) - float64(logits[target])
-	if !grad {
-		return loss
-	}
-	v.expScale(logits, logits, mx, float32(float64(scale)/s))
-	logits[target] -= scale
-	return loss
+	return float64(mx) + math.Log(acc.reduce64()) - lt
 }
 
 // SwiGLU sets a = silu(g) ⊙ u with silu(z) = z·sigmoid(z) = z / (1 + e^-z).

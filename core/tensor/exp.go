@@ -22,7 +22,6 @@ type vecKernel struct {
 	asm          bool
 	max          func(m *maxes, x *float32, n int)
 	expSumK      func(dst, src *float32, c float32, acc *partials, n int)
-	expScaleK    func(dst, src *float32, c, s float32, n int)
 	scaleK       func(x *float32, s float32, n int)
 	addToK       func(dst, src *float32, n int)
 	sumSqK       func(acc *partials, x *float32, n int)

@@ -67,12 +67,6 @@ func expSumGo(dst, src []float32, c float32, acc *partials) {
 	}
 }
 
-func expScaleGo(dst, src []float32, c, s float32) {
-	for i, v := range src {
-		dst[i] = expGo(v-c) * s
-	}
-}
-
 func scaleGo(x []float32, s float32) {
 	for i := range x {
 		x[i] *= s
@@ -193,14 +187,6 @@ func (v *vecKernel) expSum(dst, src []float32, c float32, acc *partials) {
 		v.expSumK(&dst[0], &src[0], c, acc, n)
 	}
 	expSumGo(dst[n:len(src)], src[n:], c, acc)
-}
-
-func (v *vecKernel) expScale(dst, src []float32, c, s float32) {
-	n := v.bulk(len(src))
-	if n > 0 {
-		v.expScaleK(&dst[0], &src[0], c, s, n)
-	}
-	expScaleGo(dst[n:len(src)], src[n:], c, s)
 }
 
 func (v *vecKernel) scale(x []float32, s float32) {

@@ -7,7 +7,7 @@ package tensor
 
 func avx512Vecs() *vecKernel {
 	return &vecKernel{name: "avx512", width: 16, exp: expAVX512, asm: true,
-		max: maxAVX512, expSumK: expSumAVX512, expScaleK: expScaleAVX512,
+		max: maxAVX512, expSumK: expSumAVX512,
 		scaleK: scaleAVX512, addToK: addToAVX512, sumSqK: sumSqAVX512, dotK: dotAVX512,
 		swiGLUK: swiGLUAVX512, swiGLUBackK: swiGLUBackAVX512, softmaxBackK: softmaxBackAVX512,
 		rmsApplyK: rmsApplyAVX512, rmsDotK: rmsDotAVX512, rmsDxK: rmsDxAVX512,
@@ -16,7 +16,7 @@ func avx512Vecs() *vecKernel {
 
 func avx2Vecs() *vecKernel {
 	return &vecKernel{name: "avx2", width: 8, exp: expAVX2, asm: true,
-		max: maxAVX2, expSumK: expSumAVX2, expScaleK: expScaleAVX2,
+		max: maxAVX2, expSumK: expSumAVX2,
 		scaleK: scaleAVX2, addToK: addToAVX2, sumSqK: sumSqAVX2, dotK: dotAVX2,
 		swiGLUK: swiGLUAVX2, swiGLUBackK: swiGLUBackAVX2, softmaxBackK: softmaxBackAVX2,
 		rmsApplyK: rmsApplyAVX2, rmsDotK: rmsDotAVX2, rmsDxK: rmsDxAVX2,
@@ -28,9 +28,6 @@ func maxAVX512(m *maxes, x *float32, n int)
 
 //go:noescape
 func expSumAVX512(dst, src *float32, c float32, acc *partials, n int)
-
-//go:noescape
-func expScaleAVX512(dst, src *float32, c, s float32, n int)
 
 //go:noescape
 func scaleAVX512(x *float32, s float32, n int)
@@ -73,9 +70,6 @@ func maxAVX2(m *maxes, x *float32, n int)
 
 //go:noescape
 func expSumAVX2(dst, src *float32, c float32, acc *partials, n int)
-
-//go:noescape
-func expScaleAVX2(dst, src *float32, c, s float32, n int)
 
 //go:noescape
 func scaleAVX2(x *float32, s float32, n int)

@@ -340,37 +340,6 @@ expsum256done:
 #define R6 Y6
 #define R7 Y7
 
-// ---- expScale: dst = exp(src - c)·s. c in register 15, s in 14.
-
-#define EXPSCALE(RND, OFF, C, S) \
-	VMOVUPS OFF(SI), R0; \
-	VSUBPS  C, R0, R0; \
-	EXPV(RND, R0, R1, R2, R3); \
-	VMULPS  S, R2, R2; \
-	VMOVUPS R2, OFF(DI)
-
-// func expScaleAVX2(dst, src *float32, c, s float32, n int)
-TEXT ·expScaleAVX2(SB), NOSPLIT, $0-32
-	MOVQ         dst+0(FP), DI
-	MOVQ         src+8(FP), SI
-	VBROADCASTSS c+16(FP), Y15
-	VBROADCASTSS s+20(FP), Y14
-	MOVQ         n+24(FP), CX
-	SHRQ         $4, CX
-	JZ           expscale256done
-
-expscale256loop:
-	EXPSCALE(VROUNDPS, 0, Y15, Y14)
-	EXPSCALE(VROUNDPS, 32, Y15, Y14)
-	ADDQ $64, SI
-	ADDQ $64, DI
-	DECQ CX
-	JNZ  expscale256loop
-
-expscale256done:
-	VZEROUPPER
-	RET
-
 // ---- scale: x = x·s. addTo: dst = dst + src.
 
 #define SCALE(OFF, S) \
@@ -598,27 +567,6 @@ rope256done:
 #define R5 Z5
 #define R6 Z6
 #define R7 Z7
-
-// func expScaleAVX512(dst, src *float32, c, s float32, n int)
-TEXT ·expScaleAVX512(SB), NOSPLIT, $0-32
-	MOVQ         dst+0(FP), DI
-	MOVQ         src+8(FP), SI
-	VBROADCASTSS c+16(FP), Z15
-	VBROADCASTSS s+20(FP), Z14
-	MOVQ         n+24(FP), CX
-	SHRQ         $4, CX
-	JZ           expscale512done
-
-expscale512loop:
-	EXPSCALE(VRNDSCALEPS, 0, Z15, Z14)
-	ADDQ $64, SI
-	ADDQ $64, DI
-	DECQ CX
-	JNZ  expscale512loop
-
-expscale512done:
-	VZEROUPPER
-	RET
 
 // func scaleAVX512(x *float32, s float32, n int)
 TEXT ·scaleAVX512(SB), NOSPLIT, $0-24

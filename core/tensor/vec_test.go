@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -54,10 +55,6 @@ var vecOps = []struct {
 		dst := make([]float32, len(in[0]))
 		v.expSum(dst, in[0], 0.75, &acc)
 		return append(dst, f64s(acc[:]...)...)
-	}},
-	{"expScale", 1, func(v *vecKernel, in [][]float32) []float32 {
-		v.expScale(in[0], in[0], -0.25, 0.3)
-		return in[0]
 	}},
 	{"scale", 1, func(v *vecKernel, in [][]float32) []float32 { v.scale(in[0], 1.7); return in[0] }},
 	{"addTo", 2, func(v *vecKernel, in [][]float32) []float32 { v.addTo(in[0], in[1]); return in[0] }},
@@ -552,6 +549,12 @@ func TestOldVersionsKeepElementwiseBits(t *testing.T) {
 	oldSwiGLUBackward(d[2], d[3], d[4], d[0], d[1])
 	if i := sameBits(append(c[2], c[3]...), append(d[2], d[3]...)); i >= 0 {
 		t.Fatalf("SwiGLUBackward changed at %d", i)
+	}
+	if runtime.GOARCH != "amd64" {
+		// The old RoPE's a·c − b·s was fused into FMAs by the arm64
+		// compiler, so its bits were never those of amd64; the new
+		// kernels round each product, on every CPU.
+		return
 	}
 	e, f := clone2(in[:1]), clone2(in[:1])
 	cos, sin := in[2][:500], in[3][:500]
