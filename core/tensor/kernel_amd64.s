@@ -72,6 +72,33 @@ TEXT ·kernAVX2(SB), NOSPLIT, $0-80
 	MOVQ $64, R14
 
 avx2strided:
+	TESTQ $2, DX
+	JZ    avx2nopf
+	// Last k block: fetch the C tile now, so that its cache misses
+	// overlap the FMAs rather than stall the stores at the end.
+	MOVQ  c+48(FP), SI
+	MOVQ  ldc+56(FP), R8
+	SHLQ  $2, R8
+	PREFETCHT0 (SI)
+	PREFETCHT0 63(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 63(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 63(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 63(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 63(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 63(SI)
+	ADDQ       R8, SI
+
+avx2nopf:
 	TESTQ $1, DX
 	JZ    avx2zero
 	LOADW6(0, Y0, Y1)
@@ -214,6 +241,51 @@ TEXT ·kernAVX512(SB), NOSPLIT, $0-80
 	MOVQ $128, R14
 
 z512strided:
+	TESTQ $2, DX
+	JZ    z512nopf
+	// Last k block: fetch the C tile now, so that its cache
+	// misses overlap the FMAs rather than stall the stores at the end.
+	MOVQ  c+48(FP), SI
+	MOVQ  ldc+56(FP), R8
+	SHLQ  $2, R8
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ      R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ      R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ      R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ      R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ      R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ      R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ      R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ      R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ      R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ      R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ      R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ      R8, SI
+
+z512nopf:
 	TESTQ $1, DX
 	JZ    z512zero
 	LOADW12(0, Z0, Z1)
