@@ -259,8 +259,14 @@ func (m *Model) blockBackward(li int, c *blockCache, dout, dx []float32, ps *pas
 		ps.rope.applyBackward(dq, N, dim.heads, pos)
 		ps.rope.applyBackward(dk, N, dim.kvHeads, pos)
 	}
-	dn1 := bs.get(N * H)
-	defer bs.put(dn1)
+	// dL/d(n1) is needed below this layer and by a trainable norm only;
+	// the lowest layer of a LoRA run needs just the adapters' gradients.
+	norm1Trainable := blk.Norm1.W.Grad != nil || (blk.Norm1.B != nil && blk.Norm1.B.Grad != nil)
+	var dn1 []float32
+	if dx != nil || norm1Trainable {
+		dn1 = bs.get(N * H)
+		defer bs.put(dn1)
+	}
 	if blk.QKV != nil {
 		dqkv := bs.getRaw(N * 3 * H)
 		defer bs.put(dqkv)
@@ -277,7 +283,7 @@ func (m *Model) blockBackward(li int, c *blockCache, dout, dx []float32, ps *pas
 		m.linearBackward(c, slotV, blk.V, dn1, dv, c.n1, ps)
 	}
 	if dx == nil {
-		if blk.Norm1.W.Grad != nil || (blk.Norm1.B != nil && blk.Norm1.B.Grad != nil) {
+		if norm1Trainable {
 			blk.Norm1.backward(nil, dn1, c.x, c.mean1, c.rstd1, N)
 		}
 		return
