@@ -94,14 +94,8 @@ func attnBackwardIn(eng tensor.Backend, dim attnDims, s *attnSeq, kvh int, dout,
 			eng.Gemm(false, true, i1-i0, keys, d, 1, dout[i0*qs+h*d:], qs, s.v[kvh*d:], ks, 0, dp[i0*tk:], tk)
 			for i := i0; i < i1; i++ {
 				n := past + i + 1
-				pr, dr := p[i*tk:i*tk+n], dp[i*tk:i*tk+keys]
-				var dot float64
-				for j, pv := range pr {
-					dot += float64(pv) * float64(dr[j])
-				}
-				for j, pv := range pr {
-					dr[j] = float32(float64(pv) * (float64(dr[j]) - dot))
-				}
+				dr := dp[i*tk : i*tk+keys]
+				tensor.SoftmaxBackward(dr[:n], p[i*tk:i*tk+n])
 				clear(dr[n:])
 			}
 			eng.Gemm(false, false, i1-i0, d, keys, scale, dp[i0*tk:], tk, s.k[kvh*d:], ks, 0, dq[i0*qs+h*d:], qs)
