@@ -550,11 +550,51 @@ func TestOldVersionsKeepElementwiseBits(t *testing.T) {
 	if i := sameBits(append(c[2], c[3]...), append(d[2], d[3]...)); i >= 0 {
 		t.Fatalf("SwiGLUBackward changed at %d", i)
 	}
+	// The maps inside the normalisations and softmax backward, given the
+	// same row statistic.
+	x, g, w, o := in[0][:600], in[1][:600], in[2][:600], in[3][:600]
+	got, want := make([]float32, 600), make([]float32, 600)
+	RMSNorm(got, make([]float32, 1), x, w, 1, 600, 1e-5)
+	var acc partials
+	best().sumSq(&acc, x)
+	r := float32(1 / math.Sqrt(float64(float32(acc.reduce64()/600))+1e-5))
+	for j, v := range x {
+		want[j] = w[j] * (v * r)
+	}
+	if i := sameBits(got, want); i >= 0 {
+		t.Fatalf("RMSNorm map changed at %d", i)
+	}
+	r64, mean, dot := float64(r), -0.0123, 0.0456
+	gotDw, wantDw := append([]float32(nil), o...), append([]float32(nil), o...)
+	best().rmsDw(gotDw, g, x, r64)
+	for j, v := range x {
+		wantDw[j] += float32(float64(g[j]) * (float64(v) * r64))
+	}
+	if i := sameBits(gotDw, wantDw); i >= 0 {
+		t.Fatalf("RMSNorm dw changed at %d", i)
+	}
+	gotSm, wantSm := append([]float32(nil), g...), append([]float32(nil), g...)
+	best().softmaxBackward(gotSm, x, dot)
+	for j, pv := range x {
+		wantSm[j] = float32(float64(pv) * (float64(wantSm[j]) - dot))
+	}
+	if i := sameBits(gotSm, wantSm); i >= 0 {
+		t.Fatalf("softmax backward map changed at %d", i)
+	}
 	if runtime.GOARCH != "amd64" {
 		// The old RoPE's a·c − b·s was fused into FMAs by the arm64
 		// compiler, so its bits were never those of amd64; the new
 		// kernels round each product, on every CPU.
 		return
+	}
+	gotDx, wantDx := append([]float32(nil), o...), append([]float32(nil), o...)
+	best().rmsDx(gotDx, g, w, x, r64, mean)
+	for j, v := range x {
+		xhat := float64(v) * r64
+		wantDx[j] += float32(r64 * (float64(g[j])*float64(w[j]) - xhat*mean))
+	}
+	if i := sameBits(gotDx, wantDx); i >= 0 {
+		t.Fatalf("RMSNorm dx changed at %d", i)
 	}
 	e, f := clone2(in[:1]), clone2(in[:1])
 	cos, sin := in[2][:500], in[3][:500]
