@@ -159,13 +159,16 @@ func (kn *kernel) gemmB(transA bool, m, n, k int, alpha float32, a []float32, ld
 	// Columns are cut into blocks of at most ncMax so that the packed B
 	// block a task sweeps (kc×nc) stays in cache while the tasks that share
 	// it, numbered consecutively, run; more finely when there are too few
-	// tasks to keep every thread busy. A is read in place, so extra column
-	// blocks cost little. The split changes which goroutine computes what,
-	// never the result.
+	// tasks to keep every thread busy: at least 8 per thread, so that
+	// handing them out one at a time leaves the threads within about a
+	// task of each other (11 row blocks on 2 threads would idle one for
+	// a ninth of the time). A is read in place, so extra column blocks
+	// cost little. The split changes which goroutine computes what, never
+	// the result.
 	nt := (n + kn.ncMax - 1) / kn.ncMax
 	serial := m*n*k < parallelMinFlops
-	if want := 4 * runtime.GOMAXPROCS(0); !serial && mt*nt < want {
-		nt = max(nt, min((n+kn.nr-1)/kn.nr, (want+mt-1)/mt))
+	if procs := runtime.GOMAXPROCS(0); !serial && procs > 1 && mt*nt < 8*procs {
+		nt = max(nt, min((n+kn.nr-1)/kn.nr, (8*procs+mt-1)/mt))
 	}
 	nc := ((n+nt-1)/nt + kn.nr - 1) / kn.nr * kn.nr
 	nt = (n + nc - 1) / nc
