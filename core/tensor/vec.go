@@ -205,11 +205,12 @@ func (v *vecKernel) rowMax(x []float32) float32 {
 			v.max(&m, &t[0], redLanes)
 		}
 	}
+	// Fold the lanes as reduce64 does. No lane is NaN, so the builtin max,
+	// which does not branch, only differs from > in preferring +0 to -0,
+	// which no caller can tell apart: it is subtracted from each entry.
 	for h := redLanes / 2; h > 0; h /= 2 {
 		for k := 0; k < h; k++ {
-			if m[k+h] > m[k] {
-				m[k] = m[k+h]
-			}
+			m[k] = max(m[k], m[k+h])
 		}
 	}
 	return m[0]
