@@ -333,9 +333,7 @@ func (kn *kernel) packB(dst []float32, transB bool, k, n int, b []float32, ldb i
 			packTransB(pan, b[j*ldb:], nr, ldb, k, cols)
 			return
 		}
-		for p := 0; p < k; p++ {
-			copy(pan[p*nr:p*nr+cols], b[p*ldb+j:])
-		}
+		packCopyB(pan, b[j:], nr, ldb, k, cols)
 	}
 	// Packing is a memory-bound copy: splitting it pays only when it is
 	// large enough to dwarf the goroutine start-up (a few µs).

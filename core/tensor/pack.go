@@ -32,3 +32,21 @@ func packTransGo(pan, src []float32, nr, ldb, p0, p1, j0, j1 int) {
 		}
 	}
 }
+
+// packCopyB fills one packed panel from a row-major B:
+// pan[p·nr+jj] = src[p·ldb+jj] for p < k, jj < cols (cols ≤ nr; the
+// caller has zeroed the columns past cols). Whole groups of 8 columns go
+// through the vector copy where there is one (a call to copy per step
+// costs more than the 128 bytes it moves), the rest through copy.
+func packCopyB(pan, src []float32, nr, ldb, k, cols int) {
+	j0 := 0
+	if groups := cols / 8; groups > 0 && copy8(&pan[0], &src[0], nr, ldb, k, groups) {
+		j0 = 8 * groups
+	}
+	if j0 == cols {
+		return
+	}
+	for p := 0; p < k; p++ {
+		copy(pan[p*nr+j0:p*nr+cols], src[p*ldb+j0:])
+	}
+}

@@ -9,6 +9,21 @@ import "sync"
 //go:noescape
 func transpose8AVX2(dst, src *float32, nr, ldb, k8, groups int)
 
+// copy8AVX2 is the row copy of a non-transposed pack (pack_amd64.s).
+//
+//go:noescape
+func copy8AVX2(dst, src *float32, nr, ldb, k, groups int)
+
+// copy8 is copy8AVX2 where the CPU has it; false means the caller must
+// copy row by row.
+func copy8(dst, src *float32, nr, ldb, k, groups int) bool {
+	if !hasAVX2() {
+		return false
+	}
+	copy8AVX2(dst, src, nr, ldb, k, groups)
+	return true
+}
+
 // hasAVX2 is computed once: the CPU does not change under us.
 var hasAVX2 = sync.OnceValue(func() bool { avx2, _ := x86Features(); return avx2 })
 

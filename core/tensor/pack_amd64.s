@@ -85,3 +85,37 @@ tgloop:
 	JNZ  tploop
 	VZEROUPPER
 	RET
+
+// func copy8AVX2(dst, src *float32, nr, ldb, k, groups int)
+//
+// For p in [0, k) (k > 0) and jj in [0, 8·groups) (groups > 0):
+// dst[p·nr+jj] = src[p·ldb+jj], 8 floats per move.
+TEXT ·copy8AVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ nr+16(FP), R8
+	SHLQ $2, R8
+	MOVQ ldb+24(FP), R9
+	SHLQ $2, R9
+	MOVQ k+32(FP), CX
+	MOVQ groups+40(FP), DX
+
+cploop:
+	MOVQ SI, AX
+	MOVQ DI, BX
+	MOVQ DX, R12
+
+cgloop:
+	VMOVUPS (AX), Y0
+	VMOVUPS Y0, (BX)
+	ADDQ    $32, AX
+	ADDQ    $32, BX
+	DECQ    R12
+	JNZ     cgloop
+
+	ADDQ R9, SI
+	ADDQ R8, DI
+	DECQ CX
+	JNZ  cploop
+	VZEROUPPER
+	RET

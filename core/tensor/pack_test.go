@@ -16,9 +16,16 @@ func randomBits(r *rand.Rand, n int) []float32 {
 	return s
 }
 
-// TestPackTransBMatchesScalar checks the vectorised transposing pack bit
-// for bit against the scalar loop, on panel widths of every kernel and on
-// shapes that are not multiples of the 8×8 block.
+// packCopyLoop is the plain row-by-row pack of a non-transposed B.
+func packCopyLoop(pan, src []float32, nr, ldb, k, cols int) {
+	for p := 0; p < k; p++ {
+		copy(pan[p*nr:p*nr+cols], src[p*ldb:])
+	}
+}
+
+// TestPackTransBMatchesScalar checks the vectorised packs (transposing and
+// copying) bit for bit against plain loops, on panel widths of every
+// kernel and on shapes that are not multiples of the 8×8 block.
 func TestPackTransBMatchesScalar(t *testing.T) {
 	r := rand.New(rand.NewPCG(31, 32))
 	for _, nr := range []int{8, 16, 32} {
@@ -36,6 +43,19 @@ func TestPackTransBMatchesScalar(t *testing.T) {
 				for i := range want {
 					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 						t.Fatalf("nr=%d k=%d cols=%d ldb=%d: pan[%d] = %#x, scalar %#x",
+							nr, k, cols, ldb, i, math.Float32bits(got[i]), math.Float32bits(want[i]))
+					}
+				}
+				// The row copy of a non-transposed B (k rows of ldb ≥ cols).
+				ldb = cols + r.IntN(3)
+				src = randomBits(r, (k-1)*ldb+cols)
+				want = randomBits(r, k*nr)
+				got = append(got[:0], want...)
+				packCopyLoop(want, src, nr, ldb, k, cols)
+				packCopyB(got, src, nr, ldb, k, cols)
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("copy nr=%d k=%d cols=%d ldb=%d: pan[%d] = %#x, want %#x",
 							nr, k, cols, ldb, i, math.Float32bits(got[i]), math.Float32bits(want[i]))
 					}
 				}
@@ -84,8 +104,9 @@ func TestPackBMatchesDefinition(t *testing.T) {
 }
 
 // BenchmarkPackB measures packing op(B) into the default kernel's panels,
-// in GB/s of packed output: "scalar" is the plain gather loop, "vec" the
-// pack Gemm uses, so the two compare in one run.
+// in GB/s of packed output: for a transposed B, "scalar" is the plain
+// gather loop and "vec" the pack Gemm uses, so the two compare in one
+// run; "copyloop" and "copy" likewise for a row-major B of the same shape.
 //
 //	go test ./core/tensor -run '^$' -bench PackB -cpu 1
 func BenchmarkPackB(b *testing.B) {
@@ -109,6 +130,24 @@ func BenchmarkPackB(b *testing.B) {
 				for b.Loop() {
 					for j := 0; j < n; j += kn.nr {
 						v.pack(dst[j*k:], src[j*k:], min(kn.nr, n-j))
+					}
+				}
+				b.ReportMetric(float64(4*k*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+			})
+		}
+		// The same B not transposed (k×n row-major): "copyloop" copies a
+		// step at a time, "copy" is the pack Gemm uses.
+		for _, v := range []struct {
+			name string
+			pack func(pan, src []float32, cols int)
+		}{
+			{"copyloop", func(pan, src []float32, cols int) { packCopyLoop(pan, src, kn.nr, n, k, cols) }},
+			{"copy", func(pan, src []float32, cols int) { packCopyB(pan, src, kn.nr, n, k, cols) }},
+		} {
+			b.Run(s.name+"/"+v.name, func(b *testing.B) {
+				for b.Loop() {
+					for j := 0; j < n; j += kn.nr {
+						v.pack(dst[j*k:], src[j:], min(kn.nr, n-j))
 					}
 				}
 				b.ReportMetric(float64(4*k*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
