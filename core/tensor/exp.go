@@ -19,21 +19,10 @@ type vecKernel struct {
 	width int
 	exp   func(dst, src *float32, n int)
 
-	asm          bool
-	max          func(m *maxes, x *float32, n int)
-	expSumK      func(dst, src *float32, c float32, acc *partials, n int)
-	scaleK       func(x *float32, s float32, n int)
-	addToK       func(dst, src *float32, n int)
-	sumSqK       func(acc *partials, x *float32, n int)
-	dotK         func(acc *partials, a, b *float32, n int)
-	swiGLUK      func(a, g, u *float32, n int)
-	swiGLUBackK  func(dg, du, da, g, u *float32, n int)
-	softmaxBackK func(dr, p *float32, dot float64, n int)
-	rmsApplyK    func(out, x, w *float32, r float32, n int)
-	rmsDotK      func(acc *partials, dy, w, x *float32, r float64, n int)
-	rmsDxK       func(dx, dy, w, x *float32, r, mean float64, n int)
-	rmsDwK       func(dw, dy, x *float32, r float64, n int)
-	ropeK        func(x1, x2, cos, sin *float32, n int, neg uint32)
+	// asm selects the assembly row kernels of vec_amd64.s (AVX-512 when
+	// width is 16, AVX2 when 8); they are called directly, not through
+	// function values, so the scratch blocks of vec.go stay on the stack.
+	asm bool
 }
 
 var availableVecs = sync.OnceValue(cpuVecs)

@@ -5,22 +5,120 @@ package tensor
 // The vectorised row kernels of vec_amd64.s; vec.go holds their Go
 // specifications and the contract (n a multiple of redLanes).
 
-func avx512Vecs() *vecKernel {
-	return &vecKernel{name: "avx512", width: 16, exp: expAVX512, asm: true,
-		max: maxAVX512, expSumK: expSumAVX512,
-		scaleK: scaleAVX512, addToK: addToAVX512, sumSqK: sumSqAVX512, dotK: dotAVX512,
-		swiGLUK: swiGLUAVX512, swiGLUBackK: swiGLUBackAVX512, softmaxBackK: softmaxBackAVX512,
-		rmsApplyK: rmsApplyAVX512, rmsDotK: rmsDotAVX512, rmsDxK: rmsDxAVX512,
-		rmsDwK: rmsDwAVX512, ropeK: ropeAVX512}
+func avx512Vecs() *vecKernel { return &vecKernel{name: "avx512", width: 16, exp: expAVX512, asm: true} }
+
+func avx2Vecs() *vecKernel { return &vecKernel{name: "avx2", width: 8, exp: expAVX2, asm: true} }
+
+func (v *vecKernel) max(m *maxes, x *float32, n int) {
+	if v.width == 16 {
+		maxAVX512(m, x, n)
+	} else {
+		maxAVX2(m, x, n)
+	}
 }
 
-func avx2Vecs() *vecKernel {
-	return &vecKernel{name: "avx2", width: 8, exp: expAVX2, asm: true,
-		max: maxAVX2, expSumK: expSumAVX2,
-		scaleK: scaleAVX2, addToK: addToAVX2, sumSqK: sumSqAVX2, dotK: dotAVX2,
-		swiGLUK: swiGLUAVX2, swiGLUBackK: swiGLUBackAVX2, softmaxBackK: softmaxBackAVX2,
-		rmsApplyK: rmsApplyAVX2, rmsDotK: rmsDotAVX2, rmsDxK: rmsDxAVX2,
-		rmsDwK: rmsDwAVX2, ropeK: ropeAVX2}
+func (v *vecKernel) expSumK(dst, src *float32, c float32, acc *partials, n int) {
+	if v.width == 16 {
+		expSumAVX512(dst, src, c, acc, n)
+	} else {
+		expSumAVX2(dst, src, c, acc, n)
+	}
+}
+
+func (v *vecKernel) scaleK(x *float32, s float32, n int) {
+	if v.width == 16 {
+		scaleAVX512(x, s, n)
+	} else {
+		scaleAVX2(x, s, n)
+	}
+}
+
+func (v *vecKernel) addToK(dst, src *float32, n int) {
+	if v.width == 16 {
+		addToAVX512(dst, src, n)
+	} else {
+		addToAVX2(dst, src, n)
+	}
+}
+
+func (v *vecKernel) sumSqK(acc *partials, x *float32, n int) {
+	if v.width == 16 {
+		sumSqAVX512(acc, x, n)
+	} else {
+		sumSqAVX2(acc, x, n)
+	}
+}
+
+func (v *vecKernel) dotK(acc *partials, a, b *float32, n int) {
+	if v.width == 16 {
+		dotAVX512(acc, a, b, n)
+	} else {
+		dotAVX2(acc, a, b, n)
+	}
+}
+
+func (v *vecKernel) swiGLUK(a, g, u *float32, n int) {
+	if v.width == 16 {
+		swiGLUAVX512(a, g, u, n)
+	} else {
+		swiGLUAVX2(a, g, u, n)
+	}
+}
+
+func (v *vecKernel) swiGLUBackK(dg, du, da, g, u *float32, n int) {
+	if v.width == 16 {
+		swiGLUBackAVX512(dg, du, da, g, u, n)
+	} else {
+		swiGLUBackAVX2(dg, du, da, g, u, n)
+	}
+}
+
+func (v *vecKernel) softmaxBackK(dr, p *float32, dot float64, n int) {
+	if v.width == 16 {
+		softmaxBackAVX512(dr, p, dot, n)
+	} else {
+		softmaxBackAVX2(dr, p, dot, n)
+	}
+}
+
+func (v *vecKernel) rmsApplyK(out, x, w *float32, r float32, n int) {
+	if v.width == 16 {
+		rmsApplyAVX512(out, x, w, r, n)
+	} else {
+		rmsApplyAVX2(out, x, w, r, n)
+	}
+}
+
+func (v *vecKernel) rmsDotK(acc *partials, dy, w, x *float32, r float64, n int) {
+	if v.width == 16 {
+		rmsDotAVX512(acc, dy, w, x, r, n)
+	} else {
+		rmsDotAVX2(acc, dy, w, x, r, n)
+	}
+}
+
+func (v *vecKernel) rmsDxK(dx, dy, w, x *float32, r, mean float64, n int) {
+	if v.width == 16 {
+		rmsDxAVX512(dx, dy, w, x, r, mean, n)
+	} else {
+		rmsDxAVX2(dx, dy, w, x, r, mean, n)
+	}
+}
+
+func (v *vecKernel) rmsDwK(dw, dy, x *float32, r float64, n int) {
+	if v.width == 16 {
+		rmsDwAVX512(dw, dy, x, r, n)
+	} else {
+		rmsDwAVX2(dw, dy, x, r, n)
+	}
+}
+
+func (v *vecKernel) ropeK(x1, x2, cos, sin *float32, n int, neg uint32) {
+	if v.width == 16 {
+		ropeAVX512(x1, x2, cos, sin, n, neg)
+	} else {
+		ropeAVX2(x1, x2, cos, sin, n, neg)
+	}
 }
 
 //go:noescape
