@@ -297,18 +297,8 @@ func (kn *kernel) packA(dst []float32, transA bool, a []float32, lda, i0, mb, pc
 			}
 			continue
 		}
-		// Gather in chunks of packChunk steps so the writes stay in a few
-		// cache lines while each row is read sequentially.
-		for p0 := 0; p0 < kb; p0 += packChunk {
-			pn := min(packChunk, kb-p0)
-			for r := 0; r < rows; r++ {
-				src := a[(i+r)*lda+pc+p0 : (i+r)*lda+pc+p0+pn]
-				dst := pan[p0*mr+r:]
-				for p, v := range src {
-					dst[p*mr] = v
-				}
-			}
-		}
+		// op(A)[i][p] = a[i·lda+p]: the transpose that packs a B panel.
+		packTransB(pan, a[i*lda+pc:], mr, lda, kb, rows)
 	}
 }
 

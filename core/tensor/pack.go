@@ -9,8 +9,12 @@ package tensor
 func packTransB(pan, src []float32, nr, ldb, k, cols int) {
 	k8, groups := k&^7, cols/8
 	if k8 > 0 && groups > 0 && transpose8(&pan[0], &src[0], nr, ldb, k8, groups) {
-		packTransGo(pan, src, nr, ldb, k8, k, 0, 8*groups)   // last k%8 steps
-		packTransGo(pan, src, nr, ldb, 0, k, 8*groups, cols) // last cols%8 columns
+		if j := cols - 8; cols%8 != 0 {
+			// The last cols%8 columns: one more block, overlapping the
+			// previous one, which it rewrites with the same values.
+			transpose8(&pan[j], &src[j*ldb], nr, ldb, k8, 1)
+		}
+		packTransGo(pan, src, nr, ldb, k8, k, 0, cols) // last k%8 steps
 		return
 	}
 	packTransGo(pan, src, nr, ldb, 0, k, 0, cols)
