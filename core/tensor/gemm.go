@@ -58,14 +58,25 @@ type kernel struct {
 	final  bool // fn honours kernFinal; if not, the driver writes C
 	// stridedB: fn honours a B row stride in flags (kernStrideShift).
 	stridedB bool
+	// edge, if not nil, computes row tiles of at most edge.mr < mr rows
+	// (the last partial tile of a block) at less cost than fn on a
+	// zero-padded tile.
+	edge *edgeKernel
 	// scratch holds per-task buffers (packed edge panel of A and partial
 	// sums), packedB per-call packed B; they are caches of allocations and
 	// never affect results.
 	scratch, packedB sync.Pool
 }
 
+// edgeKernel is a kernelFunc for tiles of mr rows (and the kernel's nr
+// columns), with the same contract and the same FMA chains.
+type edgeKernel struct {
+	mr int
+	fn kernelFunc
+}
+
 func newKernel(name string, mr, nr int, fn kernelFunc) *kernel {
-	k := &kernel{name: name, mr: mr, nr: nr, kc: 256, fn: fn, final: true, stridedB: kernStridesB(name)}
+	k := &kernel{name: name, mr: mr, nr: nr, kc: 256, fn: fn, final: true, stridedB: kernStridesB(name), edge: edgeKernelFor(name)}
 	k.mc = mr * max(1, 96/mr)
 	k.ncMax = nr * max(1, 512/nr)
 	k.scratch.New = func() any { return new([]float32) }
@@ -226,9 +237,17 @@ func (kn *kernel) block(transA bool, i0, mb, j0, nb, k int, alpha float32, a []f
 	ap, w := (*sp)[:mr*kn.kc], (*sp)[mr*kn.kc:]
 	const f32 = 4 // bytes per float32, for the kernel's strides
 	edge := mb % mr
+	ek := kn.edge
+	if ek != nil && edge > ek.mr {
+		ek = nil // too many rows for it
+	}
+	// A partial tile is packed, zero-padded to mr rows, unless the edge
+	// kernel takes exactly its rows: then, like a full tile, it is read
+	// in place.
+	packEdge := edge != 0 && (ek == nil || edge != ek.mr)
 	for pc := 0; pc < k; pc += kn.kc {
 		kb := min(kn.kc, k-pc)
-		if edge != 0 {
+		if packEdge {
 			kn.packA(ap, transA, a, lda, i0+mb-edge, edge, pc, kb)
 		}
 		last := pc+kb == k
@@ -238,10 +257,14 @@ func (kn *kernel) block(transA bool, i0, mb, j0, nb, k int, alpha float32, a []f
 			bpan, bflags := kn.panel(ob, j, pc, k)
 			for ir := 0; ir < mb; ir += mr {
 				rows := min(mr, mb-ir)
+				fn, tile := kn.fn, mr // kernel, and rows it computes
+				if rows < mr && ek != nil {
+					fn, tile = ek.fn, ek.mr
+				}
 				var pa *float32
 				var rs, ks int
 				switch {
-				case rows < mr:
+				case rows < tile:
 					pa, rs, ks = &ap[0], f32, mr*f32
 				case transA: // op(A)[i][p] = a[p·lda+i]
 					pa, rs, ks = &a[pc*lda+i0+ir], f32, lda*f32
@@ -253,7 +276,7 @@ func (kn *kernel) block(transA bool, i0, mb, j0, nb, k int, alpha float32, a []f
 				if pc > 0 {
 					flags |= kernLoad
 				}
-				full := rows == mr && cols == nr && kn.final
+				full := rows == tile && cols == nr && kn.final
 				cp := &wt[0] // unused unless the kernel writes C
 				if last && full {
 					flags |= kernFinal
@@ -262,7 +285,7 @@ func (kn *kernel) block(transA bool, i0, mb, j0, nb, k int, alpha float32, a []f
 					}
 					cp = &c[(i0+ir)*ldc+j]
 				}
-				kn.fn(kb, pa, rs, ks, bpan, &wt[0], cp, ldc, alpha, beta, flags)
+				fn(kb, pa, rs, ks, bpan, &wt[0], cp, ldc, alpha, beta, flags)
 				if last && !full {
 					// Edge tile (or a kernel that never writes C): the
 					// kernel saved the sums; write the part inside C.

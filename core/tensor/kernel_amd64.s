@@ -410,6 +410,153 @@ z512store:
 	VZEROUPPER
 	RET
 
+// ---- AVX-512F, 8×32, for the last row tile of a block when it has at
+// most 8 rows: the same loop as kernAVX512 on Z0–Z15. ----
+
+// func kernAVX512x8(k int, a *float32, rs, ks int, b, w, c *float32, ldc int, alpha, beta float32, flags int)
+TEXT ·kernAVX512x8(SB), NOSPLIT, $0-80
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	MOVQ rs+16(FP), R9
+	MOVQ ks+24(FP), R12
+	MOVQ b+32(FP), BX
+	MOVQ w+40(FP), DI
+	MOVQ flags+72(FP), DX
+	LEAQ (R9)(R9*2), R10
+	LEAQ (AX)(R9*4), R13
+	MOVQ DX, R14
+	SHRQ $8, R14            // B row stride in bytes, 0 for a packed panel
+	JNZ  e8strided
+	MOVQ $128, R14
+
+e8strided:
+	TESTQ $2, DX
+	JZ    e8nopf
+	MOVQ  c+48(FP), SI
+	MOVQ  ldc+56(FP), R8
+	SHLQ  $2, R8
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ       R8, SI
+
+e8nopf:
+	TESTQ $1, DX
+	JZ    e8zero
+	LOADW12(0, Z0, Z1)
+	LOADW12(128, Z2, Z3)
+	LOADW12(256, Z4, Z5)
+	LOADW12(384, Z6, Z7)
+	LOADW12(512, Z8, Z9)
+	LOADW12(640, Z10, Z11)
+	LOADW12(768, Z12, Z13)
+	LOADW12(896, Z14, Z15)
+	JMP   e8check
+
+e8zero:
+	ZERO12(Z0, Z1)
+	ZERO12(Z2, Z3)
+	ZERO12(Z4, Z5)
+	ZERO12(Z6, Z7)
+	ZERO12(Z8, Z9)
+	ZERO12(Z10, Z11)
+	ZERO12(Z12, Z13)
+	ZERO12(Z14, Z15)
+
+e8check:
+	TESTQ CX, CX
+	JZ    e8done
+
+e8loop:
+	VMOVUPS (BX), Z24
+	VMOVUPS 64(BX), Z25
+	ROW12((AX), Z0, Z1)
+	ROW12((AX)(R9*1), Z2, Z3)
+	ROW12((AX)(R9*2), Z4, Z5)
+	ROW12((AX)(R10*1), Z6, Z7)
+	ROW12((R13), Z8, Z9)
+	ROW12((R13)(R9*1), Z10, Z11)
+	ROW12((R13)(R9*2), Z12, Z13)
+	ROW12((R13)(R10*1), Z14, Z15)
+	ADDQ R12, AX
+	ADDQ R12, R13
+	ADDQ R14, BX
+	DECQ CX
+	JNZ  e8loop
+
+e8done:
+	TESTQ $2, DX
+	JNZ   e8final
+	SAVEW12(0, Z0, Z1)
+	SAVEW12(128, Z2, Z3)
+	SAVEW12(256, Z4, Z5)
+	SAVEW12(384, Z6, Z7)
+	SAVEW12(512, Z8, Z9)
+	SAVEW12(640, Z10, Z11)
+	SAVEW12(768, Z12, Z13)
+	SAVEW12(896, Z14, Z15)
+	VZEROUPPER
+	RET
+
+e8final:
+	MOVQ         c+48(FP), SI
+	MOVQ         ldc+56(FP), R8
+	SHLQ         $2, R8
+	VBROADCASTSS alpha+64(FP), Z26
+	SCALE12(Z0, Z1)
+	SCALE12(Z2, Z3)
+	SCALE12(Z4, Z5)
+	SCALE12(Z6, Z7)
+	SCALE12(Z8, Z9)
+	SCALE12(Z10, Z11)
+	SCALE12(Z12, Z13)
+	SCALE12(Z14, Z15)
+	TESTQ        $4, DX
+	JZ           e8store
+	VBROADCASTSS beta+68(FP), Z27
+	BETAROW12(Z0, Z1)
+	BETAROW12(Z2, Z3)
+	BETAROW12(Z4, Z5)
+	BETAROW12(Z6, Z7)
+	BETAROW12(Z8, Z9)
+	BETAROW12(Z10, Z11)
+	BETAROW12(Z12, Z13)
+	BETAROW12(Z14, Z15)
+	VZEROUPPER
+	RET
+
+e8store:
+	STOREROW12(Z0, Z1)
+	STOREROW12(Z2, Z3)
+	STOREROW12(Z4, Z5)
+	STOREROW12(Z6, Z7)
+	STOREROW12(Z8, Z9)
+	STOREROW12(Z10, Z11)
+	STOREROW12(Z12, Z13)
+	STOREROW12(Z14, Z15)
+	VZEROUPPER
+	RET
+
 // func cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
 TEXT ·cpuid(SB), NOSPLIT, $0-24
 	MOVL leaf+0(FP), AX

@@ -40,3 +40,16 @@ func transpose8(dst, src *float32, nr, ldb, k8, groups int) bool {
 // kernStridesB reports whether the named kernel (kernel_amd64.s) reads a
 // B row stride from its flags (kernStrideShift).
 func kernStridesB(name string) bool { return name == "avx512" || name == "avx2" }
+
+// kernAVX512x8 is the 8×32 edge kernel (kernel_amd64.s).
+//
+//go:noescape
+func kernAVX512x8(k int, a *float32, rs, ks int, b, w, c *float32, ldc int, alpha, beta float32, flags int)
+
+// edgeKernelFor returns the edge kernel of the named kernel, or nil.
+func edgeKernelFor(name string) *edgeKernel {
+	if name == "avx512" {
+		return &edgeKernel{mr: 8, fn: kernAVX512x8}
+	}
+	return nil
+}

@@ -10,3 +10,6 @@ func copy8(dst, src *float32, nr, ldb, k, groups int) bool { return false }
 
 // kernStridesB: no kernel here reads a strided B.
 func kernStridesB(name string) bool { return false }
+
+// edgeKernelFor: no edge kernels here.
+func edgeKernelFor(name string) *edgeKernel { return nil }

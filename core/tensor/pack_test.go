@@ -179,3 +179,25 @@ func TestFastStridedBMatchesSpec(t *testing.T) {
 		}
 	}
 }
+
+// TestFastEdgeRowsMatchSpec covers the last row tile of a block with
+// every kernel: rows equal to an edge kernel's (read in place), fewer
+// (packed), and blocks after the first (m > mc), bit for bit against the
+// scalar FMA chain.
+func TestFastEdgeRowsMatchSpec(t *testing.T) {
+	r := rand.New(rand.NewPCG(39, 40))
+	for _, f := range fastKernels(t) {
+		for _, m := range []int{3, 8, 20, 44, 101, 104} {
+			for _, ta := range []bool{false, true} {
+				for _, tb := range []bool{false, true} {
+					g := newCase(r, ta, tb, m, 40, 300, r.IntN(3), 0.75, []float32{0, -1.5}[r.IntN(2)])
+					got, want := g.run(f), g.spec()
+					if i := firstDiff(got, want); i >= 0 {
+						t.Fatalf("%s %v: c[%d] = %v, spec %v", f.ISA(), g, i, got[i], want[i])
+					}
+					checkGuards(t, f.ISA(), g, got)
+				}
+			}
+		}
+	}
+}
