@@ -8,7 +8,9 @@
 // false), since Go's arm64 assembler lacks vector FMUL and FADD.
 //
 // Accumulators V0–V15 (row r in V2r, V2r+1), B in V16–V17, broadcasts of
-// A in V18–V25; R3–R10 point at rows 0–7 of A and step by ks.
+// A in V18–V25; R3–R10 point at rows 0–7 of A and step by ks. Row p of
+// the B panel is at b + p·bs, bs = flags>>8 bytes or, when that is 0,
+// the packed stride 32 (kernStrideShift in gemm.go); R15 holds bs.
 
 // func kernNEON(k int, a *float32, rs, ks int, b, w, c *float32, ldc int, alpha, beta float32, flags int)
 TEXT ·kernNEON(SB), NOSPLIT, $0-80
@@ -26,7 +28,11 @@ TEXT ·kernNEON(SB), NOSPLIT, $0-80
 	ADD  R13, R7, R8
 	ADD  R13, R8, R9
 	ADD  R13, R9, R10
+	LSR  $8, R11, R15
+	CBNZ R15, neonstrided
+	MOVD $32, R15
 
+neonstrided:
 	TBZ  $0, R11, neonzero
 	MOVD R2, R14
 	VLD1.P 64(R14), [V0.S4, V1.S4, V2.S4, V3.S4]
@@ -57,7 +63,7 @@ neoncheck:
 	CBZ R0, neondone
 
 neonloop:
-	VLD1.P 32(R1), [V16.S4, V17.S4]
+	VLD1.P (R1)(R15), [V16.S4, V17.S4]
 	VLD1R.P (R3)(R12), [V18.S4]
 	VFMLA   V16.S4, V18.S4, V0.S4
 	VFMLA   V17.S4, V18.S4, V1.S4
