@@ -15,5 +15,6 @@ func cpuKernels() []*kernel {
 	return []*kernel{neon, goKernel()}
 }
 
-// cpuVecs lists the elementwise kernels: only the portable one so far.
-func cpuVecs() []*vecKernel { return []*vecKernel{goVecs()} }
+// cpuVecs lists the elementwise kernels, fastest first: NEON, then the
+// portable Go specifications.
+func cpuVecs() []*vecKernel { return []*vecKernel{neonVecs(), goVecs()} }
