@@ -19,9 +19,10 @@ type vecKernel struct {
 	width int
 	exp   func(dst, src *float32, n int)
 
-	// asm selects the assembly row kernels of vec_amd64.s (AVX-512 when
-	// width is 16, AVX2 when 8); they are called directly, not through
-	// function values, so the scratch blocks of vec.go stay on the stack.
+	// asm selects the assembly row kernels: vec_amd64.s (AVX-512 when
+	// width is 16, AVX2 when 8) or vec_arm64.s (NEON). They are called
+	// directly, not through function values, so the scratch blocks of
+	// vec.go stay on the stack.
 	asm bool
 }
 
