@@ -9,8 +9,10 @@ import (
 // The GEMM driver follows the GotoBLAS/BLIS scheme: op(B) is packed into
 // column panels nr wide, and an assembly micro-kernel computes one mr×nr
 // tile of C per call, kc steps of k at a time, reading op(A) in place
-// (only a partial last row tile is packed, zero-padded). C is cut into
-// mc×nc blocks, one task each, run in parallel.
+// (only a partial last row tile is packed, zero-padded, unless an edge
+// kernel with fewer rows fits it). C is cut into mc×nc blocks, one task
+// each, run in parallel. A product with only a row tile or two reads a
+// row-major B in place instead of packing it (kernStrideShift).
 //
 // Determinism: every element of C is one fused multiply-add chain over
 // p = 0 … k-1 in order, starting from zero. Between kc blocks the partial
@@ -21,7 +23,8 @@ import (
 // kernelFunc computes one mr×nr tile: acc = Σ_p A[r][p]·b[p][j] over k
 // steps, by FMA in order of p, where A[r][p] is the float32 at byte offset
 // r·rs + p·ks from a (a packed panel has rs = 4, ks = 4·mr; a plain or
-// transposed A is read in place) and b is a packed panel of k·nr values.
+// transposed A is read in place) and b is a panel of k rows of nr values,
+// packed or, with a stride in flags (kernStrideShift), in place.
 // It starts from zero or, when flags&kernLoad, from the tile in w
 // (row-major mr×nr). With flags&kernFinal it writes
 // epilogue(acc, C, alpha, beta) to the tile of C at c with leading
