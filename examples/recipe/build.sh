@@ -6,7 +6,7 @@
 #                                    examples/general/text.jsonl (seconds)
 #   examples/recipe/build.sh model   train the tokenizer and the base model
 #                                    from scratch, write examples/base/ (about
-#                                    15 minutes on 2 cores)
+#                                    5 minutes on 2 cores)
 #   examples/recipe/build.sh all     both
 #
 # Every step is deterministic: the same packages and seeds give the same
