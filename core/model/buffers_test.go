@@ -3,6 +3,7 @@ package model
 import (
 	"math"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -97,6 +98,39 @@ func TestWarmBuffersAreBitIdentical(t *testing.T) {
 		}
 		if !slices.Equal(keep, got.EmbedGrad) {
 			t.Errorf("%s: a later pass overwrote the returned EmbedGrad", name)
+		}
+	}
+}
+
+// TestHeadChunksAreBitIdentical: the loss and every gradient below a frozen
+// head are the same whether its products run in one chunk or in many with
+// the head packed once.
+func TestHeadChunksAreBitIdentical(t *testing.T) {
+	frozenHead := func(name string) bool {
+		return !strings.Contains(name, "embed") && !strings.Contains(name, "lm_head") && !strings.Contains(name, "wte")
+	}
+	for name := range tinyConfigs {
+		run := func(chunkRows int) (Result, map[string][]float32) {
+			m := tinyModel(t, name, 4)
+			m.SetTrainable(frozenHead)
+			m.headChunk = chunkRows * m.Config.VocabSize
+			res, err := m.Backward(randomBatch(m.Config, 3, 9, []int{9, 7, 5}, 5), Options{EmbedGrad: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res, gradsOf(m)
+		}
+		want, wantGrads := run(0)
+		for _, rows := range []int{1, 4} {
+			got, grads := run(rows)
+			if math.Float64bits(got.SumLoss) != math.Float64bits(want.SumLoss) || !slices.Equal(got.EmbedGrad, want.EmbedGrad) {
+				t.Errorf("%s, %d rows per chunk: loss or input gradient differs", name, rows)
+			}
+			for k, g := range grads {
+				if !slices.Equal(g, wantGrads[k]) {
+					t.Errorf("%s, %d rows per chunk: gradient of %s differs", name, rows, k)
+				}
+			}
 		}
 	}
 }

@@ -352,9 +352,9 @@ func blockTrainable(b *Block) bool {
 	return false
 }
 
-// headChunkElems bounds the logits held at once (rows × vocabulary), so a
-// 150k-token vocabulary never needs a [N, V] buffer.
-const headChunkElems = 1 << 22
+// headChunkElems bounds the logits held at once (rows × vocabulary, 64 MiB),
+// so a 150k-token vocabulary never needs a [N, V] buffer.
+const headChunkElems = 1 << 24
 
 // lossRowsPerTask is how many rows of logits one parallel task scores.
 const lossRowsPerTask = 16
@@ -371,7 +371,32 @@ func (m *Model) headLoss(hn []float32, targets []int, dhn []float32, scale float
 			rows = append(rows, i)
 		}
 	}
-	chunk := max(1, min(len(rows), headChunkElems/V))
+	elems := headChunkElems
+	if m.headChunk > 0 {
+		elems = m.headChunk
+	}
+	chunk := max(1, min(len(rows), elems/V))
+	// The products with the head. With several chunks the head is packed
+	// once for all of them: packing costs as much as tens of rows of the
+	// product, and a large vocabulary makes chunks short.
+	logitsOf := func(n int, x, logits []float32) {
+		m.eng.Gemm(false, true, n, V, H, 1, x, H, head.Data, H, 0, logits, V)
+	}
+	inputGrad := func(n int, logits, dx []float32) {
+		m.eng.Gemm(false, false, n, H, V, 1, logits, V, head.Data, H, 0, dx, H)
+	}
+	if pk, ok := m.eng.(tensor.Packer); ok && len(rows) > chunk {
+		buf := m.bufs.getRaw(pk.PackedLen(H, V))
+		defer m.bufs.put(buf)
+		fwd := pk.PackBInto(buf, true, H, V, head.Data, H)
+		logitsOf = func(n int, x, logits []float32) { pk.GemmPacked(false, n, 1, x, H, fwd, 0, logits, V) }
+		if dhn != nil {
+			buf := m.bufs.getRaw(pk.PackedLen(V, H))
+			defer m.bufs.put(buf)
+			bwd := pk.PackBInto(buf, false, V, H, head.Data, H)
+			inputGrad = func(n int, logits, dx []float32) { pk.GemmPacked(false, n, 1, logits, V, bwd, 0, dx, H) }
+		}
+	}
 	var sum float64
 	for start := 0; start < len(rows); start += chunk {
 		rs := rows[start:min(start+chunk, len(rows))]
@@ -381,7 +406,7 @@ func (m *Model) headLoss(hn []float32, targets []int, dhn []float32, scale float
 			copy(x[i*H:(i+1)*H], hn[r*H:(r+1)*H])
 		}
 		logits := m.bufs.getRaw(n * V)
-		m.eng.Gemm(false, true, n, V, H, 1, x, H, head.Data, H, 0, logits, V)
+		logitsOf(n, x, logits)
 		// Rows in parallel, each loss in its own slot, summed in row order.
 		losses := make([]float64, n)
 		tensor.Parallel((n+lossRowsPerTask-1)/lossRowsPerTask, func(t int) {
@@ -394,7 +419,7 @@ func (m *Model) headLoss(hn []float32, targets []int, dhn []float32, scale float
 		}
 		if dhn != nil {
 			dx := m.bufs.getRaw(n * H)
-			m.eng.Gemm(false, false, n, H, V, 1, logits, V, head.Data, H, 0, dx, H)
+			inputGrad(n, logits, dx)
 			for i, r := range rs {
 				addTo(dhn[r*H:(r+1)*H], dx[i*H:(i+1)*H])
 			}

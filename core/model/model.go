@@ -30,6 +30,9 @@ type Model struct {
 	eng     tensor.Backend
 	invFreq []float32 // RoPE inverse frequencies; nil for GPT-2
 	bufs    buffers   // activations and gradients, reused pass after pass
+	// headChunk overrides headChunkElems, so tests can cut the head's
+	// products into chunks on a small model.
+	headChunk int
 }
 
 // New returns a model with zeroed weights. eng nil means tensor.Default().

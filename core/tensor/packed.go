@@ -17,19 +17,38 @@ type PackedB struct {
 	data []float32
 }
 
+// Packer is a Backend that can pack a right-hand operand once for several
+// products with it (Fast does).
+type Packer interface {
+	Backend
+	PackedLen(k, n int) int
+	PackBInto(buf []float32, transB bool, k, n int, b []float32, ldb int) *PackedB
+	GemmPacked(transA bool, m int, alpha float32, a []float32, lda int, p *PackedB, beta float32, c []float32, ldc int)
+}
+
 // PackB packs op(B), where op(B) is k×n (B is n×k when transB).
 func (f Fast) PackB(transB bool, k, n int, b []float32, ldb int) *PackedB {
+	return f.PackBInto(make([]float32, f.PackedLen(k, n)), transB, k, n, b, ldb)
+}
+
+// PackedLen is how many float32 the packed op(B) (k×n) occupies.
+func (f Fast) PackedLen(k, n int) int { return f.kernel().packedSize(max(k, 0), max(n, 0)) }
+
+// PackBInto is PackB writing the panels into buf, at least PackedLen(k, n)
+// long, which the PackedB then holds: a caller packing per call can reuse
+// its memory.
+func (f Fast) PackBInto(buf []float32, transB bool, k, n int, b []float32, ldb int) *PackedB {
 	br, bc := k, n
 	if transB {
 		br, bc = n, k
 	}
-	if k < 0 || n < 0 || !fits(len(b), br, bc, ldb) {
-		panic(fmt.Errorf("%w: PackB(transB=%v, k=%d, n=%d, len(b)=%d, ldb=%d)", ErrShape, transB, k, n, len(b), ldb))
+	if k < 0 || n < 0 || !fits(len(b), br, bc, ldb) || len(buf) < f.PackedLen(k, n) {
+		panic(fmt.Errorf("%w: PackB(transB=%v, k=%d, n=%d, len(b)=%d, ldb=%d, len(buf)=%d)", ErrShape, transB, k, n, len(b), ldb, len(buf)))
 	}
 	kn := f.kernel()
 	p := &PackedB{kn: kn, k: k, n: n}
 	if k > 0 && n > 0 {
-		p.data = make([]float32, kn.packedSize(k, n))
+		p.data = buf[:kn.packedSize(k, n)]
 		kn.packB(p.data, transB, k, n, b, ldb)
 	}
 	return p
