@@ -18,12 +18,25 @@ const smolFullConfig = `{"architectures": ["LlamaForCausalLM"], "vocab_size": 49
 
 // BenchmarkLoRAStepSmolLM2Full measures one LoRA training step (r 8,
 // alpha 16 on q_proj and v_proj, PEFT's defaults otherwise) of the full
-// SmolLM2-135M shape on one sequence of 1024 tokens, with the Fast backend.
-// Besides tokens/s it reports the process's peak resident memory (maxrss,
-// which includes the random base weights, 540 MB in float32):
+// SmolLM2-135M shape on one sequence of 1024 tokens, with the Fast backend,
+// keeping every layer's activations (stored) or only each layer's input
+// (recompute). Besides tokens/s it reports the process's peak resident
+// memory (maxrss, which includes the random base weights, 540 MB in
+// float32), so run each variant in its own process:
 //
-//	go test ./bench -run '^$' -bench LoRAStepSmolLM2Full -benchtime 2x
+//	go test ./bench -run '^$' -bench 'LoRAStepSmolLM2Full/stored' -benchtime 2x
+//	go test ./bench -run '^$' -bench 'LoRAStepSmolLM2Full/recompute' -benchtime 2x
 func BenchmarkLoRAStepSmolLM2Full(b *testing.B) {
+	for _, recompute := range []bool{false, true} {
+		name := "stored"
+		if recompute {
+			name = "recompute"
+		}
+		b.Run(name, func(b *testing.B) { loraStepSmolLM2Full(b, recompute) })
+	}
+}
+
+func loraStepSmolLM2Full(b *testing.B, recompute bool) {
 	c, err := model.ParseConfig("SmolLM2-135M", []byte(smolFullConfig))
 	if err != nil {
 		b.Fatal(err)
@@ -38,7 +51,7 @@ func BenchmarkLoRAStepSmolLM2Full(b *testing.B) {
 	batch := randomBatch(c.VocabSize, 1, 1024)
 	runtime.GC()
 	for b.Loop() {
-		if _, err := m.Backward(batch, model.Options{}); err != nil {
+		if _, err := m.Backward(batch, model.Options{Recompute: recompute}); err != nil {
 			b.Fatal(err)
 		}
 	}
