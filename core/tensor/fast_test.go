@@ -219,7 +219,10 @@ func TestFastBitIdentity(t *testing.T) {
 		ta, tb  bool
 		m, n, k int
 	}{{false, true, 110, 530, 270}, {true, false, 97, 520, 300},
-		{true, false, 20, 600, 300}, {false, false, 9, 700, 270}} { // B read in place
+		{true, false, 20, 600, 300}, {false, false, 9, 700, 350}} { // B read in place
+		if tc.m*tc.n*tc.k < parallelMinFlops {
+			t.Fatalf("%d×%d×%d runs serially: it cannot test thread counts", tc.m, tc.n, tc.k)
+		}
 		g := newCase(r, tc.ta, tc.tb, tc.m, tc.n, tc.k, 3, 1, 1)
 		var first []float32
 		for _, f := range fastKernels(t) {

@@ -90,9 +90,13 @@ func newKernel(name string, mr, nr int, fn kernelFunc) *kernel {
 // packChunk is how many k steps a transposing pack copies per pass.
 const packChunk = 16
 
-// parallelMinFlops is the smallest product (m·n·k) worth splitting across
-// goroutines; below it the start-up cost outweighs the gain.
-const parallelMinFlops = 1 << 18
+// parallelMinFlops is the smallest product (m·n·k multiply-adds) worth
+// splitting across goroutines: about 15 µs of one core's work, as long as
+// waking a parked goroutine can take on a virtual machine. (1 << 18 made
+// the 2-thread training step 4-6% slower: attention's small products,
+// already run per head in parallel, were split again.) Each test shape of
+// TestFastBitIdentity stays above it.
+const parallelMinFlops = 1 << 21
 
 // parallelMinPack is the smallest packed B (floats) worth packing on
 // several goroutines.
