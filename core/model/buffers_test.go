@@ -1,9 +1,11 @@
 package model
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -132,5 +134,46 @@ func TestHeadChunksAreBitIdentical(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestConcurrentPassesShareBuffers: passes running at once on one model
+// draw from the same free list and still give their own, exact results.
+func TestConcurrentPassesShareBuffers(t *testing.T) {
+	m := tinyModel(t, "llama", 4)
+	batches := []*Batch{
+		randomBatch(m.Config, 3, 9, []int{9, 4, 1}, 5),
+		randomBatch(m.Config, 2, 13, []int{13, 6}, 6),
+		randomBatch(m.Config, 1, 17, []int{17}, 7),
+	}
+	want := make([]float64, len(batches))
+	for i, b := range batches {
+		r, err := m.Loss(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = r.SumLoss
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4*len(batches))
+	for range 4 {
+		for i, b := range batches {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, err := m.Loss(b)
+				if err == nil && math.Float64bits(r.SumLoss) != math.Float64bits(want[i]) {
+					err = fmt.Errorf("batch %d: loss %v concurrently, %v alone", i, r.SumLoss, want[i])
+				}
+				if err != nil {
+					errs <- err
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
