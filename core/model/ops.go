@@ -28,57 +28,75 @@ func rmsNormBackward(dx, dw, dy, x, w, rstd []float32, n, width int) {
 // layerNormForward: out = (x - mean)·rstd ⊙ w + b per row (torch.nn.LayerNorm,
 // biased variance). mean and rstd are saved for the backward pass.
 func layerNormForward(out, mean, rstd, x, w, b []float32, n, width int, eps float64) {
-	for i := 0; i < n; i++ {
-		row := x[i*width : (i+1)*width]
-		var s float64
-		for _, v := range row {
-			s += float64(v)
+	rowsInParallel(n, width, func(i0, i1 int) {
+		for i := i0; i < i1; i++ {
+			row := x[i*width : (i+1)*width]
+			var s float64
+			for _, v := range row {
+				s += float64(v)
+			}
+			mu := s / float64(width)
+			var ss float64
+			for _, v := range row {
+				d := float64(v) - mu
+				ss += d * d
+			}
+			r := 1 / math.Sqrt(ss/float64(width)+eps)
+			mean[i], rstd[i] = float32(mu), float32(r)
+			o := out[i*width : (i+1)*width]
+			for j, v := range row {
+				o[j] = float32((float64(v)-mu)*r)*w[j] + b[j]
+			}
 		}
-		mu := s / float64(width)
-		var ss float64
-		for _, v := range row {
-			d := float64(v) - mu
-			ss += d * d
-		}
-		r := 1 / math.Sqrt(ss/float64(width)+eps)
-		mean[i], rstd[i] = float32(mu), float32(r)
-		o := out[i*width : (i+1)*width]
-		for j, v := range row {
-			o[j] = float32((float64(v)-mu)*r)*w[j] + b[j]
-		}
-	}
+	})
 }
 
-// layerNormBackward adds to dx, and to dw and db when they are non-nil.
+// layerNormBackward adds to dx, dw and db (each may be nil). Rows run in
+// parallel for dx; dw and db, sums over rows, are split by columns, each
+// column summing its rows in order.
 func layerNormBackward(dx, dw, db, dy, x, w, mean, rstd []float32, n, width int) {
-	for i := 0; i < n; i++ {
-		row := x[i*width : (i+1)*width]
-		g := dy[i*width : (i+1)*width]
-		mu, r := float64(mean[i]), float64(rstd[i])
-		var sum, dot float64 // Σ dx̂ and Σ dx̂·x̂, with dx̂ = dy·w
-		for j, v := range row {
-			xhat := (float64(v) - mu) * r
-			dxhat := float64(g[j]) * float64(w[j])
-			sum += dxhat
-			dot += dxhat * xhat
-			if dw != nil {
-				dw[j] += float32(float64(g[j]) * xhat)
+	if dx != nil {
+		rowsInParallel(n, width, func(i0, i1 int) {
+			for i := i0; i < i1; i++ {
+				row := x[i*width : (i+1)*width]
+				g := dy[i*width : (i+1)*width]
+				mu, r := float64(mean[i]), float64(rstd[i])
+				var sum, dot float64 // Σ dx̂ and Σ dx̂·x̂, with dx̂ = dy·w
+				for j, v := range row {
+					xhat := (float64(v) - mu) * r
+					dxhat := float64(g[j]) * float64(w[j])
+					sum += dxhat
+					dot += dxhat * xhat
+				}
+				sum /= float64(width)
+				dot /= float64(width)
+				d := dx[i*width : (i+1)*width]
+				for j, v := range row {
+					xhat := (float64(v) - mu) * r
+					d[j] += float32(r * (float64(g[j])*float64(w[j]) - sum - xhat*dot))
+				}
 			}
-			if db != nil {
-				db[j] += g[j]
-			}
-		}
-		if dx == nil {
-			continue
-		}
-		sum /= float64(width)
-		dot /= float64(width)
-		d := dx[i*width : (i+1)*width]
-		for j, v := range row {
-			xhat := (float64(v) - mu) * r
-			d[j] += float32(r * (float64(g[j])*float64(w[j]) - sum - xhat*dot))
-		}
+		})
 	}
+	if dw == nil && db == nil {
+		return
+	}
+	cols := max(16, elementBlock/max(n, 1))
+	tensor.Parallel((width+cols-1)/cols, func(t int) {
+		j0, j1 := t*cols, min((t+1)*cols, width)
+		for i := 0; i < n; i++ {
+			mu, r := float64(mean[i]), float64(rstd[i])
+			for j := j0; j < j1; j++ {
+				g := dy[i*width+j]
+				if dw != nil {
+					dw[j] += float32(float64(g) * ((float64(x[i*width+j]) - mu) * r))
+				}
+				if db != nil {
+					db[j] += g
+				}
+			}
+		}
+	})
 }
 
 // swiGLUForward: a = silu(g) ⊙ u, with silu(z) = z·sigmoid(z), in float32
@@ -88,25 +106,33 @@ func swiGLUForward(a, g, u []float32) { tensor.SwiGLU(a, g, u) }
 // swiGLUBackward adds to dg and du.
 func swiGLUBackward(dg, du, da, g, u []float32) { tensor.SwiGLUBackward(dg, du, da, g, u) }
 
-const geluC = 0.7978845608028654 // sqrt(2/π)
-
-// geluNewForward is GPT-2's gelu_new, the tanh approximation:
-// 0.5·x·(1 + tanh(sqrt(2/π)·(x + 0.044715·x³))).
+// geluNewForward is GPT-2's gelu_new, the tanh approximation
+// 0.5·x·(1 + tanh(sqrt(2/π)·(x + 0.044715·x³))), in float32 as PyTorch
+// computes it (tensor.GELUNew), in parallel blocks.
 func geluNewForward(a, x []float32) {
-	for i, v := range x {
-		z := float64(v)
-		a[i] = float32(0.5 * z * (1 + math.Tanh(geluC*(z+0.044715*z*z*z))))
-	}
+	elementwise(len(x), func(i0, i1 int) { tensor.GELUNew(a[i0:i1], x[i0:i1]) })
 }
 
 // geluNewBackward adds to dx.
 func geluNewBackward(dx, da, x []float32) {
-	for i, v := range x {
-		z := float64(v)
-		t := math.Tanh(geluC * (z + 0.044715*z*z*z))
-		d := 0.5*(1+t) + 0.5*z*(1-t*t)*geluC*(1+3*0.044715*z*z)
-		dx[i] += float32(float64(da[i]) * d)
-	}
+	elementwise(len(x), func(i0, i1 int) { tensor.GELUNewBackward(dx[i0:i1], da[i0:i1], x[i0:i1]) })
+}
+
+// elementBlock is how many elements one parallel task of an elementwise
+// layer handles.
+const elementBlock = 1 << 15
+
+// rowsInParallel calls f on blocks of rows [i0, i1) covering [0, n), in
+// parallel when there are several; rows are independent.
+func rowsInParallel(n, width int, f func(i0, i1 int)) {
+	rows := max(1, elementBlock/max(width, 1))
+	tensor.Parallel((n+rows-1)/rows, func(t int) { f(t*rows, min((t+1)*rows, n)) })
+}
+
+// elementwise calls f on blocks [i0, i1) covering [0, n), in parallel when
+// there are several; the blocks of an elementwise map never change a bit.
+func elementwise(n int, f func(i0, i1 int)) {
+	tensor.Parallel((n+elementBlock-1)/elementBlock, func(t int) { f(t*elementBlock, min((t+1)*elementBlock, n)) })
 }
 
 // softmaxRow replaces s by its softmax. Entries equal to -Inf are masked
