@@ -75,13 +75,8 @@ func attnForward(eng tensor.Backend, dim attnDims, s *attnSeq, h int) {
 // attnBackward computes the gradients of key/value head kvh and of the query
 // heads it serves, from dout [tq, heads·d]. dq is overwritten for those
 // heads; dk and dv are accumulated (+=), heads in increasing order, so the
-// result does not depend on scheduling.
-func attnBackward(eng tensor.Backend, dim attnDims, s *attnSeq, kvh int, dout, dq, dk, dv []float32) {
-	attnBackwardIn(eng, dim, s, kvh, dout, dq, dk, dv, make([]float32, s.tq*s.tk))
-}
-
-// attnBackwardIn is attnBackward with its scratch dp [tq·tk] given.
-func attnBackwardIn(eng tensor.Backend, dim attnDims, s *attnSeq, kvh int, dout, dq, dk, dv, dp []float32) {
+// result does not depend on scheduling. dp [tq·tk] is scratch.
+func attnBackward(eng tensor.Backend, dim attnDims, s *attnSeq, kvh int, dout, dq, dk, dv, dp []float32) {
 	d, tq, tk, past := dim.d, s.tq, s.tk, s.past
 	qs, ks := dim.heads*d, dim.kvHeads*d
 	scale := float32(1 / math.Sqrt(float64(d)))

@@ -30,7 +30,7 @@ func TestAttentionBlocksMatchReference(t *testing.T) {
 		}
 		dq, dk, dv := make([]float32, tq*qs), make([]float32, tk*ks), make([]float32, tk*ks)
 		for kvh := 0; kvh < dim.kvHeads; kvh++ {
-			attnBackward(tensor.Fast{}, dim, s, kvh, dout, dq, dk, dv)
+			attnBackward(tensor.Fast{}, dim, s, kvh, dout, dq, dk, dv, make([]float32, tq*tk))
 		}
 
 		// The reference, head by head, in float64.

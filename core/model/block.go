@@ -200,7 +200,7 @@ func (m *Model) prefixAttnBackward(li int, seqs []*attnSeq, datt, dq, dk, dv []f
 	defer m.bufs.put(dp)
 	tensor.Parallel(ps.B*dim.kvHeads, func(i int) {
 		b, kvh := i/dim.kvHeads, i%dim.kvHeads
-		attnBackwardIn(m.eng, dim, seqs[b], kvh, seq(datt, b, T, qs), seq(dq, b, T, qs), seq(dkAll, b, P+T, ks), seq(dvAll, b, P+T, ks), seq(dp, i, T, P+T))
+		attnBackward(m.eng, dim, seqs[b], kvh, seq(datt, b, T, qs), seq(dq, b, T, qs), seq(dkAll, b, P+T, ks), seq(dvAll, b, P+T, ks), seq(dp, i, T, P+T))
 	})
 	for b := 0; b < ps.B; b++ {
 		k, v := seq(dkAll, b, P+T, ks), seq(dvAll, b, P+T, ks)
@@ -251,7 +251,7 @@ func (m *Model) blockBackward(li int, c *blockCache, dout, dx []float32, ps *pas
 		defer bs.put(dp)
 		tensor.Parallel(ps.B*dim.kvHeads, func(i int) {
 			b, kvh := i/dim.kvHeads, i%dim.kvHeads
-			attnBackwardIn(eng, dim, seqs[b], kvh, datt[b*T*qs:(b+1)*T*qs], dq[b*T*qs:(b+1)*T*qs], dk[b*T*ks:(b+1)*T*ks], dv[b*T*ks:(b+1)*T*ks], dp[i*T*T:(i+1)*T*T])
+			attnBackward(eng, dim, seqs[b], kvh, datt[b*T*qs:(b+1)*T*qs], dq[b*T*qs:(b+1)*T*qs], dk[b*T*ks:(b+1)*T*ks], dv[b*T*ks:(b+1)*T*ks], dp[i*T*T:(i+1)*T*T])
 		})
 	}
 	if ps.rope != nil {

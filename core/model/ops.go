@@ -28,7 +28,7 @@ func rmsNormBackward(dx, dw, dy, x, w, rstd []float32, n, width int) {
 // layerNormForward: out = (x - mean)·rstd ⊙ w + b per row (torch.nn.LayerNorm,
 // biased variance). mean and rstd are saved for the backward pass.
 func layerNormForward(out, mean, rstd, x, w, b []float32, n, width int, eps float64) {
-	rowsInParallel(n, width, func(i0, i1 int) {
+	tensor.ParallelBlocks(n, elementBlock/max(width, 1), func(i0, i1 int) {
 		for i := i0; i < i1; i++ {
 			row := x[i*width : (i+1)*width]
 			var s float64
@@ -56,7 +56,7 @@ func layerNormForward(out, mean, rstd, x, w, b []float32, n, width int, eps floa
 // column summing its rows in order.
 func layerNormBackward(dx, dw, db, dy, x, w, mean, rstd []float32, n, width int) {
 	if dx != nil {
-		rowsInParallel(n, width, func(i0, i1 int) {
+		tensor.ParallelBlocks(n, elementBlock/max(width, 1), func(i0, i1 int) {
 			for i := i0; i < i1; i++ {
 				row := x[i*width : (i+1)*width]
 				g := dy[i*width : (i+1)*width]
@@ -81,9 +81,7 @@ func layerNormBackward(dx, dw, db, dy, x, w, mean, rstd []float32, n, width int)
 	if dw == nil && db == nil {
 		return
 	}
-	cols := max(16, elementBlock/max(n, 1))
-	tensor.Parallel((width+cols-1)/cols, func(t int) {
-		j0, j1 := t*cols, min((t+1)*cols, width)
+	tensor.ParallelBlocks(width, max(16, elementBlock/max(n, 1)), func(j0, j1 int) {
 		for i := 0; i < n; i++ {
 			mu, r := float64(mean[i]), float64(rstd[i])
 			for j := j0; j < j1; j++ {
@@ -110,30 +108,17 @@ func swiGLUBackward(dg, du, da, g, u []float32) { tensor.SwiGLUBackward(dg, du, 
 // 0.5·x·(1 + tanh(sqrt(2/π)·(x + 0.044715·x³))), in float32 as PyTorch
 // computes it (tensor.GELUNew), in parallel blocks.
 func geluNewForward(a, x []float32) {
-	elementwise(len(x), func(i0, i1 int) { tensor.GELUNew(a[i0:i1], x[i0:i1]) })
+	tensor.ParallelBlocks(len(x), elementBlock, func(i0, i1 int) { tensor.GELUNew(a[i0:i1], x[i0:i1]) })
 }
 
 // geluNewBackward adds to dx.
 func geluNewBackward(dx, da, x []float32) {
-	elementwise(len(x), func(i0, i1 int) { tensor.GELUNewBackward(dx[i0:i1], da[i0:i1], x[i0:i1]) })
+	tensor.ParallelBlocks(len(x), elementBlock, func(i0, i1 int) { tensor.GELUNewBackward(dx[i0:i1], da[i0:i1], x[i0:i1]) })
 }
 
 // elementBlock is how many elements one parallel task of an elementwise
 // layer handles.
 const elementBlock = 1 << 15
-
-// rowsInParallel calls f on blocks of rows [i0, i1) covering [0, n), in
-// parallel when there are several; rows are independent.
-func rowsInParallel(n, width int, f func(i0, i1 int)) {
-	rows := max(1, elementBlock/max(width, 1))
-	tensor.Parallel((n+rows-1)/rows, func(t int) { f(t*rows, min((t+1)*rows, n)) })
-}
-
-// elementwise calls f on blocks [i0, i1) covering [0, n), in parallel when
-// there are several; the blocks of an elementwise map never change a bit.
-func elementwise(n int, f func(i0, i1 int)) {
-	tensor.Parallel((n+elementBlock-1)/elementBlock, func(t int) { f(t*elementBlock, min((t+1)*elementBlock, n)) })
-}
 
 // softmaxRow replaces s by its softmax. Entries equal to -Inf are masked
 // and get probability zero; a row with every entry masked becomes all zeros.

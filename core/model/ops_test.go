@@ -186,7 +186,7 @@ func TestOpGradients(t *testing.T) {
 			}
 			dq, dk, dv := make([]float32, tq*16), make([]float32, tk*8), make([]float32, tk*8)
 			for kvh := 0; kvh < 2; kvh++ {
-				attnBackward(tensor.Ref{}, dim, s, kvh, dy, dq, dk, dv)
+				attnBackward(tensor.Ref{}, dim, s, kvh, dy, dq, dk, dv, make([]float32, tq*tk))
 			}
 			return [][]float32{dq, dk, dv}
 		})

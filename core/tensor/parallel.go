@@ -33,3 +33,11 @@ func Parallel(n int, f func(i int)) {
 	}
 	wg.Wait()
 }
+
+// ParallelBlocks calls f on the consecutive blocks [i0, i1) of at most size
+// elements that cover [0, n), through Parallel: for row-wise or elementwise
+// work whose blocks write disjoint outputs.
+func ParallelBlocks(n, size int, f func(i0, i1 int)) {
+	size = max(size, 1)
+	Parallel((n+size-1)/size, func(t int) { f(t*size, min((t+1)*size, n)) })
+}

@@ -73,8 +73,10 @@ func (v *vecKernel) rmsNormBackward(dx, dw, dy, x, w, rstd []float32, n, width i
 // in parallel when the work is large.
 func forRows(n, width int, f func(i0, i1 int)) {
 	rows := max(1, normBlock/max(width, 1))
-	tasks := (n + rows - 1) / rows
-	run(tasks, n*width, func(t int) { f(t*rows, min((t+1)*rows, n)) })
+	if n*width < 2*normBlock {
+		rows = max(n, 1) // too little work to repay the hand-off
+	}
+	ParallelBlocks(n, rows, f)
 }
 
 // run calls f(t) for t in [0, tasks), on several threads only when there is
